@@ -36,7 +36,6 @@ SAFETENSORS_NAME = "model.safetensors"
 PYTORCH_NAME = "pytorch_model.bin"
 
 PUBLISHED_DILATION = (1, 1, 1, 2, 2, 4, 8, 16, 32, 64)
-INPUT_SCALINGS = ("median", "median_noise")
 
 
 @dataclasses.dataclass
@@ -100,10 +99,12 @@ class FCN4FlareConfig:
             )
         if min(self.input_dim, self.hidden_dim, self.output_dim, self.depth, self.kernel_size) < 1:
             raise CheckpointError(f"FCN4FlareConfig: sizes must be positive, got {self}.")
-        if self.input_scaling not in INPUT_SCALINGS:
+        from .preprocessing import SCALING_METHODS
+
+        if self.input_scaling not in SCALING_METHODS:
             raise CheckpointError(
                 f"FCN4FlareConfig: unknown input_scaling {self.input_scaling!r}; "
-                f"valid: {', '.join(INPUT_SCALINGS)}."
+                f"valid: {', '.join(SCALING_METHODS)}."
             )
 
     @property
