@@ -1,0 +1,288 @@
+"""The ``fcn4flare`` command.
+
+Each subcommand is one function that adds its parser to the subparsers and sets
+``func`` (the function that runs it, taking the parsed arguments and returning the exit
+status). `COMMANDS` lists them; a new subcommand is a new function added there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import __version__
+from .exceptions import FCN4FlareError, InputError
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+logger = logging.getLogger("fcn4flare")
+
+#: Exit status of a run stopped by an `~fcn4flare.FCN4FlareError` (bad input, checkpoint).
+EXIT_ERROR = 1
+#: Exit status when the command line cannot be used (argparse's own convention).
+EXIT_USAGE = 2
+
+
+# --------------------------------------------------------------------------- train
+
+# Settings given their own options below (or not offered on the command line).
+_TRAIN_SPECIAL = {
+    "source", "dataset", "fits_dir", "events", "output_dir", "resume", "overwrite", "recipe",
+}
+_TRAIN_CHOICES = {
+    "split": ("star", "file"),
+    "lr_schedule": ("none", "step", "cosine", "linear"),
+    "input_scaling": ("median", "median_noise"),
+}
+
+
+def _none_or(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        return None if text.strip().lower() == "none" else convert(text)
+
+    parse.__name__ = getattr(convert, "__name__", "value")
+    return parse
+
+
+def _weights(text: str) -> dict[str, float] | None:
+    """``'kepler_long=1,tess_2min=2'`` or a JSON object -> dict of weights."""
+    text = text.strip()
+    if text.lower() == "none":
+        return None
+    try:
+        if text.startswith("{"):
+            return {str(k): float(v) for k, v in json.loads(text).items()}
+        pairs = [item.split("=", 1) for item in text.replace(" ", ",").split(",") if item]
+        return {name.strip(): float(value) for name, value in pairs}
+    except (ValueError, AttributeError, json.JSONDecodeError):
+        raise argparse.ArgumentTypeError(
+            f"expected name=weight pairs such as 'kepler_long=1,tess_2min=2', got {text!r}"
+        ) from None
+
+
+def _option_for(name: str, annotation: Any) -> dict[str, Any]:
+    """argparse keyword arguments for a `TrainingConfig` field of this type."""
+    args = typing.get_args(annotation)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), annotation) if args else annotation
+    origin = typing.get_origin(base)
+    if base is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if origin is list:
+        return {"nargs": "+", "type": int, "metavar": "N"}
+    if origin is dict:
+        return {"type": _weights, "metavar": "NAME=W,..."}
+    convert = {int: int, float: float}.get(base, str)
+    kwargs: dict[str, Any] = {"type": _none_or(convert) if optional else convert}
+    if name in _TRAIN_CHOICES:
+        kwargs["choices"] = _TRAIN_CHOICES[name]
+    kwargs["metavar"] = name.upper() if name not in _TRAIN_CHOICES else None
+    return kwargs
+
+
+def _add_train(subparsers: Any) -> None:
+    from .training import RECIPES, TrainingConfig
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model (simulated flares, a published-layout data set or FITS files)",
+        description=(
+            "Train an FCN4Flare model. Settings start from --recipe (or --config) and are "
+            "overridden by the options given. Reproduce the published Kepler model with: "
+            "fcn4flare train --dataset path/to/kepler_flare --recipe published"
+        ),
+        argument_default=argparse.SUPPRESS,
+    )
+    data = parser.add_argument_group("training data (one of)")
+    choice = data.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--simulated", dest="source", action="store_const", const="simulated",
+        help="flares simulated on the fly (the default recipe's data)",
+    )
+    choice.add_argument(
+        "--dataset", metavar="PATH",
+        help="parquet/arrow file or directory in the published kepler_flare layout",
+    )
+    choice.add_argument(
+        "--fits-dir", dest="fits_dir", metavar="DIR",
+        help="directory of Kepler/K2/TESS light-curve FITS files (needs --events)",
+    )
+    data.add_argument(
+        "--events", metavar="CSV", help="CSV of flare events (columns file, start, end)"
+    )
+
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--recipe", choices=tuple(RECIPES), default="default",
+        help="starting settings: this project's (default) or the paper's (published) "
+        "[default]",
+    )
+    run.add_argument(
+        "--config", metavar="JSON",
+        help="start from a training_config.json instead of a recipe",
+    )
+    run.add_argument(
+        "--output", "--output-dir", dest="output_dir", metavar="DIR",
+        help="directory for models, checkpoints and logs (default: fcn4flare-training)",
+    )
+    run.add_argument(
+        "--resume", action="store_true", help="continue the run saved in DIR/last"
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="replace a run already in DIR"
+    )
+
+    settings = parser.add_argument_group(
+        "settings ([value] of the default recipe; 'none' unsets optional ones)"
+    )
+    types = TrainingConfig.field_types()
+    defaults = TrainingConfig(recipe="default").to_dict()
+    for name, help_text in TrainingConfig.field_help().items():
+        if name in _TRAIN_SPECIAL:
+            continue
+        kwargs = _option_for(name, types[name])
+        default = defaults[name]
+        shown = " ".join(map(str, default)) if isinstance(default, list) else default
+        settings.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, help=f"{help_text} [{shown}]", **kwargs
+        )
+    parser.set_defaults(func=_run_train, recipe="default")
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    from .training import TrainingConfig
+
+    given = dict(vars(args))
+    for key in ("func", "command", "verbose", "quiet"):
+        given.pop(key, None)
+    recipe = given.pop("recipe", "default")
+    config_file = given.pop("config", None)
+    if "events" in given and "fits_dir" not in given:
+        raise InputError("--events needs --fits-dir.")
+    if "fits_dir" in given:
+        if "events" not in given:
+            raise InputError("--fits-dir needs --events CSV.")
+        given["source"] = "fits"
+    if "dataset" in given:
+        given["source"] = "dataset"
+    if config_file:
+        values = TrainingConfig.from_json(config_file).to_dict()
+        values.update(given)
+        return TrainingConfig.from_dict(values)
+    if recipe == "published" and not ({"dataset", "fits_dir"} & set(given)):
+        raise InputError(
+            "--recipe published trains on the Kepler flare data set: add --dataset PATH "
+            "(or --fits-dir DIR --events CSV)."
+        )
+    return TrainingConfig.from_recipe(recipe, **given)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .training import train
+
+    config = _train_config(args)
+    logger.info("Training into %s (recipe %s, data %s).", config.output_dir, config.recipe,
+                config.source)
+    result = train(config)
+    summary = {
+        "output_dir": str(result.output_dir),
+        "best_model": str(result.best_dir),
+        "best_epoch": result.best_epoch,
+        "best_val_dice": round(result.best_val_dice, 6),
+        "epochs": result.epochs_completed,
+        "stopped_early": result.stopped_early,
+    }
+    if result.test_metrics:
+        summary["test"] = {k: round(v, 6) if isinstance(v, float) else v
+                           for k, v in result.test_metrics.items()}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+# --------------------------------------------------------------------------- registry
+
+#: Subcommand registration functions, in the order ``fcn4flare --help`` lists them. Each takes
+#: the subparsers object, adds one parser and sets ``func`` on it (``(args) -> int``). Add
+#: ``detect`` and ``info`` here.
+COMMANDS: list[Callable[[Any], None]] = [
+    _add_train,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fcn4flare`` argument parser with every registered subcommand.
+
+    Examples
+    --------
+    >>> from fcn4flare.cli import build_parser
+    >>> args = build_parser().parse_args(["train", "--lr", "0.01", "--epochs", "3"])
+    >>> args.command, args.lr, args.epochs
+    ('train', 0.01, 3)
+    """
+    parser = argparse.ArgumentParser(
+        prog="fcn4flare",
+        description="Stellar flare detection with the FCN4Flare fully convolutional network.",
+    )
+    parser.add_argument("--version", action="version", version=f"fcn4flare {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in COMMANDS:
+        register(subparsers)
+    return parser
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logger.setLevel(level)
+    if not any(getattr(h, "_fcn4flare_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("fcn4flare: %(message)s"))
+        handler._fcn4flare_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fcn4flare`` command and return its exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        0 on success, 1 when fcn4flare reported an error (printed to stderr), 2 for a
+        command line that cannot be used, 130 when interrupted.
+
+    Examples
+    --------
+    >>> from fcn4flare.cli import main
+    >>> main(["train", "--recipe", "published"])  # doctest: +SKIP
+    fcn4flare train: error: --recipe published trains on the Kepler flare data set: ...
+    1
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(getattr(args, "verbose", False), getattr(args, "quiet", False))
+    try:
+        return int(args.func(args) or 0)
+    except FCN4FlareError as exc:
+        print(f"fcn4flare {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"fcn4flare {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
