@@ -13,6 +13,7 @@ import logging
 import sys
 import typing
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -204,12 +205,133 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- detect
+
+
+def _add_detect(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "detect",
+        help="find flares in light-curve files and write one catalogue",
+        description=(
+            "Find flares in Kepler, K2 and TESS light-curve files (anything lightkurve.read "
+            "opens) and write one catalogue for all of them. A file that cannot be processed "
+            "is reported and skipped; the exit status is non-zero only when no file could be "
+            "processed. --example runs on the built-in simulated light curve instead."
+        ),
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="light-curve files or folders")
+    parser.add_argument("--example", action="store_true",
+                        help="run on the built-in example light curve (simulated, no download)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="catalogue to write (format from the suffix: .ecsv, .fits, .csv)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="probability above which a sample is flagged [0.5]")
+    parser.add_argument("--rules", choices=("default", "published"), default="default",
+                        help="post-processing rules [default]")
+    parser.add_argument("--model", metavar="PATH", help="checkpoint directory (default: shipped)")
+    parser.add_argument("--plot-dir", metavar="DIR", help="save one PNG per file here")
+    parser.add_argument("--quality-bitmask", default="default",
+                        help="lightkurve quality bitmask: none, default, hard, hardest or an int")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes [1]")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="hide the progress bar")
+    parser.set_defaults(func=_run_detect)
+
+
+def _bitmask(text: str) -> str | int:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    if args.example == bool(args.files):
+        raise InputError("give light-curve FILEs or --example (not both).")
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        raise InputError(f"{args.output} exists; pass --overwrite to replace it.")
+    if args.example:
+        from .detection import detect_flares
+        from .simulate import example_light_curve
+
+        lc = example_light_curve()
+        table = detect_flares(lc, model=args.model, threshold=args.threshold, rules=args.rules)
+        if args.plot_dir:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            Path(args.plot_dir).mkdir(parents=True, exist_ok=True)
+            ax = lc.flares.plot(model=args.model, threshold=args.threshold, rules=args.rules)
+            ax.figure.savefig(Path(args.plot_dir) / "fcn4flare_example.png", dpi=100)
+        failures: list = []
+    else:
+        from .batch import detect_flares_in_files
+
+        result = detect_flares_in_files(
+            args.files,
+            model=args.model,
+            threshold=args.threshold,
+            rules=args.rules,
+            quality_bitmask=_bitmask(args.quality_bitmask),
+            progress=args.progress and sys.stderr.isatty(),
+            plot_dir=args.plot_dir,
+            n_jobs=args.jobs,
+        )
+        table, failures = result.table, result.failures
+        for path, reason in failures:
+            logger.warning("skipped %s: %s", path, reason)
+        if not result.processed:
+            print(f"fcn4flare detect: error: none of {len(failures)} file(s) could be processed.",
+                  file=sys.stderr)
+            return EXIT_ERROR
+    if args.output:
+        table.write(args.output, overwrite=args.overwrite)
+        logger.info("%d flare(s) written to %s.", len(table), args.output)
+    else:
+        shown = table.copy()
+        for name in ("tstart", "tpeak", "tstop"):
+            if name in shown.colnames and len(shown):
+                shown[name].format = "iso" if shown[name].format in ("jd", "mjd") else None
+        shown.pprint(max_lines=-1, max_width=-1)
+    logger.info("%d flare(s) found; %d file(s) skipped.", len(table), len(failures))
+    return 0
+
+
+# --------------------------------------------------------------------------- info
+
+
+def _add_info(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "info", help="print the model card of the shipped (or a given) model",
+        description="Print the model card of a shipped model, or the config of a checkpoint.",
+    )
+    parser.add_argument("--model", metavar="NAME_OR_PATH",
+                        help="a shipped model's name or a checkpoint directory")
+    parser.set_defaults(func=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .pretrained import available_models, model_card
+
+    target = args.model
+    if target is not None and Path(target).exists():
+        from .model import FCN4FlareModel
+
+        model = FCN4FlareModel.from_pretrained(target)
+        card = Path(target) / "README.md"
+        print(card.read_text() if card.is_file() else json.dumps(model.config.to_dict(), indent=2))
+        print(f"checksum: {model.checksum()}")
+        return 0
+    print(model_card(target))
+    print(f"shipped models: {', '.join(available_models())}; fcn4flare {__version__}")
+    return 0
+
+
 # --------------------------------------------------------------------------- registry
 
 #: Subcommand registration functions, in the order ``fcn4flare --help`` lists them. Each takes
-#: the subparsers object, adds one parser and sets ``func`` on it (``(args) -> int``). Add
-#: ``detect`` and ``info`` here.
+#: the subparsers object, adds one parser and sets ``func`` on it (``(args) -> int``).
 COMMANDS: list[Callable[[Any], None]] = [
+    _add_detect,
+    _add_info,
     _add_train,
 ]
 

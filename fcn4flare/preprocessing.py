@@ -15,6 +15,7 @@ float arrays:
 from __future__ import annotations
 
 import dataclasses
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -690,12 +691,16 @@ def _prepare_table(
 
 
 def _default_flux_column(table: Any, columns: Mapping[str, str]) -> str:
-    if "pdcsap_flux" not in table.colnames:
+    # A lightkurve light curve's ``flux`` is the column its methods (flatten, normalize,
+    # select_flux) update, and lightkurve.read sets it to PDCSAP for pipeline products.
+    if _is_lightkurve(table) or "pdcsap_flux" not in table.colnames:
         return "flux"
-    origin = table.meta.get("FLUX_ORIGIN")
-    if isinstance(origin, str) and origin in table.colnames and origin != "flux":
-        return origin
     return "pdcsap_flux"
+
+
+def _is_lightkurve(data: Any) -> bool:
+    lightkurve = sys.modules.get("lightkurve")
+    return lightkurve is not None and isinstance(data, lightkurve.LightCurve)
 
 
 def _default_err_column(flux_column: str, columns: Mapping[str, str]) -> str | None:

@@ -197,8 +197,17 @@ def test_non_numeric_flux():
 # --------------------------------------------------------------------------- tables
 
 
-def test_pdcsap_flux_is_the_default_for_mission_products():
+def test_lightkurve_flux_column_is_the_default():
     lc = prepare_light_curve(_kepler_lc())
+    np.testing.assert_array_equal(lc.flux, 5.0 + np.zeros(20))
+    assert lc.meta["flux_column"] == "flux"
+
+
+def test_pdcsap_flux_is_the_default_for_plain_tables():
+    from astropy.timeseries import TimeSeries
+
+    ts = TimeSeries(_kepler_lc())
+    lc = prepare_light_curve(ts)
     np.testing.assert_array_equal(lc.flux, 100.0 + np.arange(20))
     np.testing.assert_array_equal(lc.flux_err, np.full(20, 2.0))
     assert lc.meta["flux_column"] == "pdcsap_flux"
@@ -210,7 +219,7 @@ def test_flux_column_override_and_select_flux():
     assert prepare_light_curve(lc, flux_column="flux").flux[0] == 5.0
     assert prepare_light_curve(lc, flux_column="flux").flux_err[0] == 0.5
     chosen = prepare_light_curve(lc.select_flux("sap_flux"))
-    assert chosen.meta["flux_column"] == "sap_flux" and chosen.flux[0] == 200.0
+    assert chosen.meta["flux_column"] == "flux" and chosen.flux[0] == 200.0
     with pytest.raises(InputError, match="no column 'nope'"):
         prepare_light_curve(lc, flux_column="nope")
 
@@ -287,7 +296,7 @@ def test_meta_keys():
         "quarter": 7,
         "campaign": None,
         "sector": None,
-        "flux_column": "pdcsap_flux",
+        "flux_column": "flux",
         "quality_bitmask": 1130799,
     }
 
@@ -304,7 +313,7 @@ def test_user_objects_are_not_modified():
     quality = np.zeros(20, dtype=int)
     quality[2] = 1
     lc = _kepler_lc(quality=quality)
-    lc["pdcsap_flux"][7] = np.nan * E_PER_S
+    lc["flux"][7] = np.nan * E_PER_S
     before = copy.deepcopy(lc)
     prepared = prepare_light_curve(lc)
     prepared.flux[:] = -1.0
@@ -336,7 +345,9 @@ def test_mission_files(path, mission, key, value):
         default = lk.read(path)
     lc = prepare_light_curve(raw)
     assert lc.meta["mission"] == mission and lc.meta[key] == value
-    assert lc.meta["flux_column"] == "pdcsap_flux"
+    assert lc.meta["flux_column"] == "flux"
+    expected = np.ma.filled(raw.pdcsap_flux.value.astype(float), np.nan)
+    np.testing.assert_array_equal(lc.flux[lc.usable], expected[lc.usable])
     assert len(lc) == len(raw)
     # The default bitmask blanks exactly the rows lightkurve drops by default (flux NaN there
     # or not), and the finite PDCSAP flux of the kept rows is unchanged.
