@@ -521,3 +521,14 @@ def test_inject_into_a_real_kepler_light_curve():
     out, labels = simulate_training_example(4000, 29.4244, np.random.default_rng(0),
                                             background=background)
     assert out.shape == labels.shape == (4000,)
+
+
+def test_training_examples_keep_a_positive_median():
+    # A flux jump of 100 sigma on a noisy star once drove the median negative.
+    from fcn4flare.simulate import draw_cadence, simulate_training_example
+
+    for index in range(400):
+        rng = np.random.default_rng(np.random.SeedSequence([2024, 0, 2, index]))
+        _, minutes = draw_cadence(rng)
+        flux, _ = simulate_training_example(1024, minutes, rng)
+        assert np.nanmedian(flux) > 0.5, index

@@ -250,7 +250,8 @@ def _delta_scuti(flux, t, sigma, rng):
 def _flux_jump(flux, t, sigma, rng):
     for _ in range(int(rng.integers(1, 3))):
         pos = int(rng.integers(1, flux.size))
-        amp = rng.choice([-1.0, 1.0]) * _loguniform(rng, 3.0, 100.0) * sigma
+        # Capped so that a noisy star's step cannot drive the flux negative.
+        amp = rng.choice([-1.0, 1.0]) * min(_loguniform(rng, 3.0, 100.0) * sigma, 0.3)
         after = slice(pos, None)
         if rng.random() < 0.5:  # permanent step
             flux[after] += amp
