@@ -38,7 +38,8 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|astropy|torch|lightkurve|matplotlib|pandas|scipy|pyarrow|"
                r"transformers|tqdm|collections|typing|os|pathlib|dataclasses|datetime|"
-               r"argparse|enum|abc|io)(\..*)?"),
+               r"argparse|enum|abc|io|importlib)(\..*)?"),
+    (r"py:.*", r"(PreTrained\w+|Base\w+Processor|ProcessorMixin|Pipeline|input_|dict\[str)"),
     (r"py:.*", r"(ndarray|array[-_ ]like|Quantity|Time|TimeSeries|QTable|Table|LightCurve|"
                r"Axes|Figure|Tensor|Module|Generator|Path|PathLike|DataFrame|Dataset|"
                r"IterableDataset|DataLoader|Mapping|Sequence|Iterable|Iterator|Callable|Any|"

@@ -23,7 +23,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 logger = logging.getLogger("fcn4flare")
 
-#: Exit status of a run stopped by an `~fcn4flare.FCN4FlareError` (bad input, checkpoint).
+#: Exit status of a run stopped by an `~fcn4flare.exceptions.FCN4FlareError` (bad input, checkpoint).
 EXIT_ERROR = 1
 #: Exit status when the command line cannot be used (argparse's own convention).
 EXIT_USAGE = 2

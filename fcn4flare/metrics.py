@@ -389,7 +389,7 @@ def precision(
     nan_policy : {'omit', 'raise'}, optional
         NaN scores at non-padded samples mean "no prediction here" (for example a sample
         removed by a quality flag). ``'omit'`` (default) drops those samples from labels and
-        scores alike; ``'raise'`` raises `~fcn4flare.InputError`.
+        scores alike; ``'raise'`` raises `~fcn4flare.exceptions.InputError`.
     zero_division : float, optional
         Returned when nothing is predicted positive (TP + FP = 0), as scikit-learn's
         ``zero_division=0`` does by default.
@@ -400,7 +400,7 @@ def precision(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         If the inputs disagree in length, hold labels other than 0/1/-100, or leave no
         sample after padding and NaN scores are removed.
 
@@ -438,7 +438,7 @@ def recall(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         As in `precision`.
 
     Examples
@@ -476,7 +476,7 @@ def f1_score(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         As in `precision`.
 
     Examples
@@ -513,7 +513,7 @@ def iou(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         As in `precision`.
 
     Examples
@@ -549,7 +549,7 @@ def dice(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         As in `precision`.
 
     Examples
@@ -587,7 +587,7 @@ def average_precision(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         If no sample is labelled 1 (recall is undefined), or as in `precision`.
 
     Examples
@@ -624,7 +624,7 @@ def roc_auc(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         If the labels hold a single class, or as in `precision`.
 
     Examples
@@ -683,7 +683,7 @@ def event_metrics(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         If ``min_overlap`` is not a whole number >= 1, or as in `precision`.
 
     Examples
@@ -719,7 +719,7 @@ def evaluate(
     ``zero_division=0.0``. Average precision and ROC AUC are undefined when the evaluated
     labels hold a single class (for example a light curve without flares); instead of raising,
     as `average_precision` and `roc_auc` do, they are then set to NaN and a
-    `~fcn4flare.FCN4FlareWarning` says why, so that the other numbers remain usable.
+    `~fcn4flare.exceptions.FCN4FlareWarning` says why, so that the other numbers remain usable.
 
     Parameters
     ----------
@@ -738,7 +738,7 @@ def evaluate(
 
     Raises
     ------
-    fcn4flare.InputError
+    fcn4flare.exceptions.InputError
         As in `precision` and `event_metrics`.
 
     Examples

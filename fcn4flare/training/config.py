@@ -99,7 +99,7 @@ class TrainingConfig:
     val_examples, test_examples : int
         Simulated data: size of the fixed validation and test sets.
     hidden_dim, depth, dilation, kernel_size, dropout_rate, maskdice_threshold, input_scaling
-        The model's `~fcn4flare.FCN4FlareConfig` fields; ``dilation`` defaults to the
+        The model's `~fcn4flare.model.FCN4FlareConfig` fields; ``dilation`` defaults to the
         published one (truncated or extended by doubling for another ``depth``).
     init_from : str, optional
         Start from this checkpoint (fine-tuning); its architecture and ``input_scaling``
@@ -235,7 +235,7 @@ class TrainingConfig:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
-        """Raise `~fcn4flare.InputError` naming the first setting that cannot work.
+        """Raise `~fcn4flare.exceptions.InputError` naming the first setting that cannot work.
 
         Examples
         --------
@@ -306,7 +306,7 @@ class TrainingConfig:
         return dilation
 
     def model_config(self) -> FCN4FlareConfig:
-        """The `~fcn4flare.FCN4FlareConfig` of a model trained from scratch with these settings.
+        """The `~fcn4flare.model.FCN4FlareConfig` of a model trained from scratch with these settings.
 
         Examples
         --------
@@ -341,7 +341,7 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, values: typing.Mapping[str, Any]) -> TrainingConfig:
-        """Build a configuration from a dict; unknown keys raise `~fcn4flare.InputError`.
+        """Build a configuration from a dict; unknown keys raise `~fcn4flare.exceptions.InputError`.
 
         Examples
         --------

@@ -99,7 +99,7 @@ class TrainingResult:
     test_metrics : dict or None
         Metrics of the best model on the test split, when there is one.
     checksum : str
-        `~fcn4flare.FCN4FlareModel.checksum` of the best model.
+        `~fcn4flare.model.FCN4FlareModel.checksum` of the best model.
 
     Examples
     --------
