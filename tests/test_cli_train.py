@@ -109,7 +109,8 @@ def test_recipe_and_options_combine(tmp_path):
     assert (config.lr, config.grad_clip, config.batch_size, config.input_scaling) == (
         1e-4, None, 192, "median")
     default = cli._train_config(parser.parse_args(["train"]))
-    assert default == TrainingConfig()
+    assert default == TrainingConfig.from_recipe("default")
+    assert (default.hidden_dim, default.seq_len, default.epochs) == (64, 2048, 16)
 
 
 def test_config_file_is_a_starting_point(tmp_path):

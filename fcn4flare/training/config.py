@@ -476,7 +476,22 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 #: defaults that release relied on (linear decay to zero, gradient norm clipped at 1); the
 #: split is the release's per-file split.
 RECIPES: dict[str, dict[str, Any]] = {
-    "default": {},
+    # The settings that trained the shipped model fcn4flare-default (2 CPU threads, ~45 min).
+    "default": {
+        "source": "simulated",
+        "hidden_dim": 64,
+        "seq_len": 2048,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "lr_schedule": "cosine",
+        "epochs": 16,
+        "steps_per_epoch": 150,
+        "val_examples": 256,
+        "test_examples": 256,
+        "patience": 6,
+        "seed": 2024,
+        "threads": 2,
+    },
     "published": {
         "source": "dataset",
         "split": "file",
