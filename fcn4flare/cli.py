@@ -23,7 +23,8 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 logger = logging.getLogger("fcn4flare")
 
-#: Exit status of a run stopped by an `~fcn4flare.exceptions.FCN4FlareError` (bad input, checkpoint).
+#: Exit status of a run stopped by an `~fcn4flare.exceptions.FCN4FlareError`
+#: (bad input, checkpoint).
 EXIT_ERROR = 1
 #: Exit status when the command line cannot be used (argparse's own convention).
 EXIT_USAGE = 2
@@ -38,7 +39,7 @@ _TRAIN_SPECIAL = {
 _TRAIN_CHOICES = {
     "split": ("star", "file"),
     "lr_schedule": ("none", "step", "cosine", "linear"),
-    "input_scaling": ("median", "median_noise"),
+    "input_scaling": ("median", "median_noise", "median_noise_asinh"),
 }
 
 
@@ -289,7 +290,8 @@ def _run_detect(args: argparse.Namespace) -> int:
         shown = table.copy()
         for name in ("tstart", "tpeak", "tstop"):
             if name in shown.colnames and len(shown):
-                shown[name].format = "iso" if shown[name].format in ("jd", "mjd") else None
+                if shown[name].format in ("jd", "mjd"):
+                    shown[name].format = "iso"
         shown.pprint(max_lines=-1, max_width=-1)
     logger.info("%d flare(s) found; %d file(s) skipped.", len(table), len(failures))
     return 0

@@ -23,7 +23,7 @@ __all__ = ["predict_probability", "DEFAULT_CHUNK_SIZE", "DEFAULT_BATCH_SIZE"]
 DEFAULT_CHUNK_SIZE = 8192
 
 #: Windows per forward pass.
-DEFAULT_BATCH_SIZE = 16
+DEFAULT_BATCH_SIZE = 4
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,9 +62,11 @@ class FCN4FlareConfig:
         Dropout before the segmentation head (identity in eval mode).
     input_scaling : str
         How flux is scaled before it enters the network: ``"median"`` (flux divided by its
-        NaN-median, what the published checkpoints expect) or ``"median_noise"``
-        ((flux / median - 1) divided by the robust point-to-point noise, what this project's
-        models use). Checkpoints without this key are published ones, hence ``"median"``.
+        NaN-median, what the published checkpoints expect), ``"median_noise"``
+        ((flux / median - 1) divided by the robust point-to-point noise) or
+        ``"median_noise_asinh"`` (the same, compressed above 5 noise units by an asinh: what
+        this project's shipped model uses). See `~fcn4flare.preprocessing.SCALING_METHODS`.
+        Checkpoints without this key are published ones, hence ``"median"``.
     extra : dict
         Keys of a ``config.json`` this class does not use, kept so that a save round-trips.
 

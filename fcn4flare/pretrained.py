@@ -81,7 +81,8 @@ def load_model(
     ----------
     model : FCN4FlareModel, str, path-like or None
         None for the default shipped model; the name of a shipped model; a checkpoint
-        directory or file (see `~fcn4flare.model.FCN4FlareModel.from_pretrained`); or a model, returned as is.
+        directory or file (see `~fcn4flare.model.FCN4FlareModel.from_pretrained`); or a
+        model, returned as is.
     device : str or torch.device, optional
         Device for a model read from disk; CPU by default.
 

@@ -540,3 +540,17 @@ def test_table_without_time_column():
     table = QTable({"t": np.arange(3.0), "flux": np.ones(3)})
     with pytest.raises(InputError, match="no 'time' column"):
         prepare_light_curve(table)
+
+
+def test_median_noise_asinh_is_linear_for_noise_and_compresses_outliers():
+    from fcn4flare.preprocessing import ASINH_SOFTENING
+
+    rng = np.random.default_rng(3)
+    flux = 1.0 + 1e-3 * rng.standard_normal(500)
+    flux[100] = 1.5  # 500 noise units
+    z = scale_flux(flux, "median_noise")
+    x = scale_flux(flux, "median_noise_asinh")
+    small = np.abs(z) < 1
+    np.testing.assert_allclose(x[small], z[small], atol=0.01)
+    assert x[100] == pytest.approx(ASINH_SOFTENING * np.arcsinh(z[100] / ASINH_SOFTENING))
+    assert 20 < x[100] < 30

@@ -126,6 +126,9 @@ class TrainingConfig:
         Linear warm-up steps of the ``'cosine'`` and ``'linear'`` schedules.
     grad_clip : float, optional
         Clip the gradient norm to this value; no clipping when omitted.
+    bce_weight : float
+        Weight of a binary cross-entropy term added to the Mask Dice loss; it gives every
+        sample a gradient, where the Mask Dice loss has none below its threshold (0: none).
     patience : int
         Stop after this many epochs without an improvement of the validation Dice larger
         than ``min_delta``.
@@ -190,7 +193,9 @@ class TrainingConfig:
     kernel_size: int = _field(3, "convolution kernel size")
     dropout_rate: float = _field(0.1, "dropout before the segmentation head")
     maskdice_threshold: float = _field(0.5, "probability threshold of the Mask Dice loss")
-    input_scaling: str = _field("median_noise", "flux scaling: median or median_noise")
+    input_scaling: str = _field(
+        "median_noise", "flux scaling: median, median_noise or median_noise_asinh"
+    )
     init_from: str | None = _field(None, "checkpoint to start from (fine-tuning)")
     # optimisation
     lr: float = _field(1e-3, "AdamW learning rate")
@@ -206,6 +211,9 @@ class TrainingConfig:
     gamma: float = _field(0.5, "step schedule: decay factor")
     warmup_steps: int = _field(0, "cosine/linear schedule: linear warm-up steps")
     grad_clip: float | None = _field(1.0, "clip the gradient norm (none: no clipping)")
+    bce_weight: float = _field(
+        0.0, "weight of a binary cross-entropy term added to the Mask Dice loss (0: none)"
+    )
     patience: int = _field(5, "early stopping patience in epochs")
     min_delta: float = _field(0.005, "smallest validation Dice gain that counts")
     eval_threshold: float = _field(0.5, "probability threshold of the validation metrics")
@@ -306,7 +314,8 @@ class TrainingConfig:
         return dilation
 
     def model_config(self) -> FCN4FlareConfig:
-        """The `~fcn4flare.model.FCN4FlareConfig` of a model trained from scratch with these settings.
+        """The `~fcn4flare.model.FCN4FlareConfig` of a model trained from scratch with these
+        settings.
 
         Examples
         --------
@@ -479,12 +488,14 @@ RECIPES: dict[str, dict[str, Any]] = {
     # The settings that trained the shipped model fcn4flare-default (2 CPU threads, ~45 min).
     "default": {
         "source": "simulated",
+        "input_scaling": "median_noise_asinh",
+        "bce_weight": 1.0,
         "hidden_dim": 64,
         "seq_len": 2048,
         "batch_size": 32,
         "lr": 1e-3,
         "lr_schedule": "cosine",
-        "epochs": 16,
+        "epochs": 12,
         "steps_per_epoch": 150,
         "val_examples": 256,
         "test_examples": 256,

@@ -562,7 +562,10 @@ class _Run:
             flux, labels, mask = (
                 t.to(self.device, non_blocking=True) for t in (flux, labels, mask)
             )
-            loss = self.model(flux, mask, labels=labels).loss
+            out = self.model(flux, mask, labels=labels)
+            loss = out.loss
+            if self.config.bce_weight:
+                loss = loss + self.config.bce_weight * _masked_bce(out.logits, labels, mask)
             self.optimizer.zero_grad(set_to_none=True)
             lr = self.optimizer.param_groups[0]["lr"]
             loss.backward()
@@ -749,3 +752,15 @@ def train(
         run = _Run(config)
         run.run(callback)
         return run.result()
+
+
+def _masked_bce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy over the real (unpadded) samples: a gradient for every sample,
+    where the Mask Dice loss has none below its threshold."""
+    logits = logits.squeeze(-1)
+    weight = mask.to(logits.dtype) * (labels != -100).to(logits.dtype)
+    targets = torch.where(labels == -100, torch.zeros_like(labels), labels).to(logits.dtype)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, targets, weight=weight, reduction="sum"
+    )
+    return loss / weight.sum().clamp_min(1.0)
