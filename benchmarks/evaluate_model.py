@@ -1,0 +1,695 @@
+"""Evaluate an FCN4Flare checkpoint: the numbers that decide and document the shipped model.
+
+Usage::
+
+    python benchmarks/evaluate_model.py --model DIR [--quick] [--peers] [--out DIR]
+
+Sections (protocol in ``docs/benchmarks.rst``):
+
+1. held-out simulated test sets, one per cadence family (point-wise and event-level scores of
+   the raw probability and of the post-processed events);
+2. flares injected into the real light curves of ``shared/data/lightcurves`` (scores, event
+   recall by peak amplitude and labelled length, the targets);
+3. events on the un-injected real light curves (events per 30 days, a list to vet, figures);
+4. the post-processing sweep (threshold, merge gap, minimum points, published rules) on
+   validation-like simulated sets and separate injections;
+5. with ``--peers``: AltaiPony and stella on the same data (``benchmarks/peers``);
+6. wall time per light curve of every method.
+
+Tables are printed and written to ``--out`` (default ``/work/runs/eval``) as CSV, one JSON
+file, a reStructuredText fragment and a text report; vetting figures go to ``--out/png``.
+Every number except the timings is a deterministic function of the model and the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import eval_cases as cases
+import eval_scoring as scoring
+import numpy as np
+import torch
+from astropy import units as u
+from erfa import ErfaWarning
+from eval_methods import PEERS, Answer, ModelRun, events_on_rows, peer_available, run_model
+from eval_methods import run_peer as _run_peer
+from eval_plots import plot_overview, plot_zooms
+from eval_report import Column, Table, write_json
+
+from fcn4flare import __version__, detect_flares, load_model
+from fcn4flare.postprocessing import DEFAULT_RULES, PUBLISHED_RULES
+
+__all__ = ["Settings", "FULL", "QUICK", "main"]
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "lightcurves"
+DEFAULT_OUT = Path("/work/runs/eval")
+TARGET_EVENT_RECALL = 0.90
+TARGET_DICE = 0.70
+
+# The fcn4flare variants scored everywhere: raw probability and two post-processings.
+RAW = "fcn4flare p>0.5"
+DEFAULT = "fcn4flare default rules"
+PUBLISHED = "fcn4flare published rules"
+FCN_VARIANTS: dict[str, Callable[[ModelRun], Answer]] = {
+    RAW: lambda run: run.raw_answer(0.5),
+    DEFAULT: lambda run: run.events_answer(DEFAULT_RULES),
+    PUBLISHED: lambda run: run.events_answer(PUBLISHED_RULES),
+}
+STELLA_SIM_FAMILIES = ("tess_2min",)  # stella's training domain (TESS 2-min)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes of one evaluation run."""
+
+    families: tuple[str, ...]
+    n_test: int
+    n_validation: int
+    length: int
+    files: int | None  # None: every FITS file; else the smallest ``files`` ones
+    realisations: int
+    tuning_realisations: int
+    thresholds: tuple[float, ...]
+    merge_gaps: tuple[int, ...]
+    min_points: tuple[int, ...]
+    timing_examples: int
+    stella_sim_examples: int
+
+
+FULL = Settings(families=cases.FAMILIES, n_test=64, n_validation=32, length=4096, files=None,
+                realisations=10, tuning_realisations=5, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7),
+                merge_gaps=(0, 1, 2, 3), min_points=(1, 2, 3), timing_examples=8,
+                stella_sim_examples=64)
+QUICK = Settings(families=("kepler_long", "tess_2min"), n_test=3, n_validation=2, length=4096,
+                 files=1, realisations=1, tuning_realisations=1, thresholds=(0.3, 0.5, 0.7),
+                 merge_gaps=(0, 2), min_points=(1, 3), timing_examples=2,
+                 stella_sim_examples=1)
+
+POINTWISE = [
+    Column("precision", "P", ".3f"), Column("recall", "R", ".3f"), Column("f1", "F1", ".3f"),
+    Column("iou", "IoU", ".3f"), Column("dice", "Dice", ".3f"),
+    Column("average_precision", "AP", ".3f"), Column("roc_auc", "AUC", ".3f"),
+]
+EVENTS = [
+    Column("n_true_events", "flares", "d"), Column("event_recall", "ev R", ".3f"),
+    Column("event_precision", "ev P", ".3f"), Column("n_false_events", "false ev", "d"),
+]
+
+
+# --------------------------------------------------------------------------- the evaluation
+
+
+class Evaluation:
+    """State shared by the sections: model, settings, peers, the data sets and outputs."""
+
+    def __init__(self, model: Any, settings: Settings, peers: Sequence[str], data_dir: Path,
+                 out: Path) -> None:
+        self.model = model
+        self.settings = settings
+        self.peers = list(peers)
+        self.data_dir = data_dir
+        self.out = out
+        self.tables: list[Table] = []
+        self.extra: dict[str, Any] = {}
+        self.peer_log = io.StringIO()
+        self.timings: list[dict[str, Any]] = []
+        self._originals: list[cases.Curve] | None = None
+
+    # ---------------------------------------------------------------- helpers
+
+    def table(self, table: Table) -> Table:
+        self.tables.append(table)
+        print("\n" + table.to_text(), flush=True)
+        return table
+
+    def run_peer(self, key: str, curves: Sequence[cases.Curve], args: Sequence[str] = ()
+                 ) -> list[Answer]:
+        _log(f"{key}: {len(curves)} light curve(s) {' '.join(args)}")
+        return _run_peer(PEERS[key], curves, args, log=self.peer_log)
+
+    def fcn_answers(self, runs: Sequence[ModelRun]) -> dict[str, list[Answer]]:
+        return {name: [variant(run) for run in runs] for name, variant in FCN_VARIANTS.items()}
+
+    def originals(self) -> list[cases.Curve]:
+        if self._originals is None:
+            paths = sorted(self.data_dir.glob("*.fits"))
+            if not paths:
+                raise SystemExit(f"no FITS light curves in {self.data_dir} (use --data-dir)")
+            curves = [cases.read_real_curve(p) for p in paths]
+            if self.settings.files is not None:
+                curves = sorted(curves, key=lambda c: c.time.size)[: self.settings.files]
+                curves.sort(key=lambda c: c.name)
+            self._originals = curves
+            _FILE_LABELS.update({c.group: _file_label(c) for c in curves})
+        return self._originals
+
+    # ---------------------------------------------------------------- 1. simulated test sets
+
+    def simulated_test(self) -> None:
+        s = self.settings
+        table = Table("simulated_test", f"1. Simulated test sets ({s.n_test} x {s.length} "
+                      "samples per cadence family, seed 777000 + family index)",
+                      [Column("family", "family"), Column("method", "method"), *POINTWISE,
+                       *EVENTS, Column("coverage", "answered", ".3f")],
+                      note="P..AUC point-wise over all samples concatenated; AP/AUC only for "
+                           "continuous scores; ev R/ev P/false ev: runs of flagged samples vs "
+                           "labelled flares (>= 1 shared sample).")
+        pooled: dict[str, tuple[list, list]] = {}
+        for family in s.families:
+            index = list(cases.FAMILIES).index(family)
+            curves = cases.simulated_set(family, s.n_test, cases.TEST_SEED + index, s.length)
+            methods = self.fcn_answers(run_model(self.model, curves))
+            if "altaipony" in self.peers:
+                methods[PEERS["altaipony"].label] = self.run_peer("altaipony", curves)
+            if "stella" in self.peers and family in STELLA_SIM_FAMILIES:
+                subset = curves[: s.stella_sim_examples]
+                name = PEERS["stella"].label + " (floored gaps)"
+                answers = self.run_peer("stella", subset, ["--gap-rule", "floored"])
+                methods[name] = answers + [None] * (len(curves) - len(subset))
+            for name, answers in methods.items():
+                chosen = [(c, a) for c, a in zip(curves, answers, strict=True) if a is not None]
+                used_curves, used_answers = zip(*chosen, strict=True)
+                result = scoring.score_answers(used_curves, used_answers)
+                table.add(family=family, method=name, **result)
+                pooled.setdefault(name, ([], []))
+                pooled[name][0].extend(used_curves)
+                pooled[name][1].extend(used_answers)
+            self._time_fcn_on_sims(family, curves)
+            self._record_peer_times(methods, family, curves)
+        for name, (curves, answers) in pooled.items():
+            if len({c.group for c in curves}) > 1:
+                table.add(family="all", method=name, **scoring.score_answers(curves, answers))
+        self.table(table)
+
+    def _time_fcn_on_sims(self, family: str, curves: Sequence[cases.Curve]) -> None:
+        for curve in curves[: self.settings.timing_examples]:
+            start = time.perf_counter()
+            detect_flares(curve.time, flux=curve.flux, model=self.model)
+            self.timings.append({"method": "fcn4flare detect_flares", "data": f"sim {family}",
+                                 "points": curve.time.size,
+                                 "seconds": time.perf_counter() - start})
+
+    def _record_peer_times(self, methods: dict[str, list], data: str,
+                           curves: Sequence[cases.Curve]) -> None:
+        for name, answers in methods.items():
+            if name.startswith("fcn4flare"):
+                continue
+            for curve, answer in zip(curves, answers, strict=True):
+                if answer is not None:
+                    self.timings.append({"method": name, "data": f"sim {data}",
+                                         "points": curve.time.size,
+                                         "seconds": answer.runtime_s})
+
+    # ---------------------------------------------------------------- 2. injections
+
+    def injections(self) -> None:
+        s = self.settings
+        originals = self.originals()
+        injected = cases.injection_set(originals, s.realisations, cases.INJECTION_TEST_SEED)
+        on_original = self.fcn_answers(run_model(self.model, originals, batch_size=1))
+        on_injected = self.fcn_answers(run_model(self.model, injected, batch_size=1))
+        methods = {name: (on_original[name], on_injected[name]) for name in FCN_VARIANTS}
+        methods.update(self._peers_on_real(originals, injected))
+        self.extra["original_answers"] = {n: a[0] for n, a in methods.items()}
+
+        table = Table("injection", f"2. Injected flares in real light curves ({s.realisations} "
+                      "realisations per file, seeds 10000 + 100 j + r)",
+                      [Column("file", "file"), Column("method", "method"), *POINTWISE, *EVENTS,
+                       Column("coverage", "answered", ".3f")],
+                      note="Not scored: upward excursions of the un-injected light curve "
+                           "(possible real flares, same samples for every method) and the "
+                           "surroundings of injected flares too faint to be labelled.")
+        records: dict[str, list[dict[str, Any]]] = {}
+        for name, (_, injected_answers) in methods.items():
+            by_file: dict[str, tuple[list, list]] = {}
+            for curve, answer in zip(injected, injected_answers, strict=True):
+                if answer is not None:
+                    entry = by_file.setdefault(curve.group, ([], []))
+                    entry[0].append(curve)
+                    entry[1].append(answer)
+            everything: tuple[list, list] = ([], [])
+            for group, (curves, answers) in by_file.items():
+                table.add(file=_short(group), method=name,
+                          **scoring.score_answers(curves, answers))
+                everything[0].extend(curves)
+                everything[1].extend(answers)
+            if len(by_file) > 1:
+                table.add(file="all", method=name, **scoring.score_answers(*everything))
+            records[name] = scoring.flare_records(*everything)
+            self._record_real_times(name, injected, injected_answers, "injected")
+        table.rows.sort(key=lambda row: (row["file"] == "all", row["file"]))
+        self.table(table)
+        self.extra["injected_flares"] = records
+        self._recall_tables(records)
+        self._targets(table, records)
+
+    def _peers_on_real(self, originals: list[cases.Curve], injected: list[cases.Curve]
+                       ) -> dict[str, tuple[list, list]]:
+        methods: dict[str, tuple[list, list]] = {}
+        if "altaipony" in self.peers:
+            answers = self.run_peer("altaipony", originals + injected)
+            methods[PEERS["altaipony"].label] = (answers[: len(originals)],
+                                                 answers[len(originals):])
+        if "stella" in self.peers:
+            domain = [c for c in originals if abs(c.cadence_minutes - 2.0) < 0.5]
+            if domain:
+                chosen = domain + [c for c in injected if c.source in domain]
+                answers = dict(zip((c.name for c in chosen),
+                                   self.run_peer("stella", chosen), strict=True))
+                methods[PEERS["stella"].label] = (
+                    [answers.get(c.name) for c in originals],
+                    [answers.get(c.name) for c in injected],
+                )
+        return methods
+
+    def _record_real_times(self, name: str, curves: Sequence[cases.Curve],
+                           answers: Sequence[Answer | None], data: str) -> None:
+        if name.startswith("fcn4flare"):
+            return
+        for curve, answer in zip(curves, answers, strict=True):
+            if answer is not None:
+                self.timings.append({"method": name, "data": f"{data} {_short(curve.group)}",
+                                     "points": curve.time.size, "seconds": answer.runtime_s})
+
+    def _recall_tables(self, records: dict[str, list[dict[str, Any]]]) -> None:
+        peak = Table("recall_by_peak", "2a. Event recall by injected peak / point-to-point "
+                     "scatter (number of flares in brackets)",
+                     [Column("method", "method"), Column("files", "files", "d")]
+                     + [Column(name, f"peak {name}") for name, _, _ in scoring.PEAK_BINS]
+                     + [Column("all", "all")])
+        length = Table("recall_by_length", "2b. Event recall by labelled length in cadences "
+                       "(number of flares in brackets)",
+                       [Column("method", "method"), Column("files", "files", "d")]
+                       + [Column(name, f"len {name}") for name, _, _ in scoring.LENGTH_BINS])
+        for name, flares in records.items():
+            cells = {b: _recall_cell(n, r) for b, n, r in
+                     scoring.recall_by_bin(flares, "peak_sigma", scoring.PEAK_BINS)}
+            cells["all"] = _recall_cell(*scoring.overall_recall(flares))
+            files = len({r["file"] for r in flares})
+            peak.add(method=name, files=files, **cells)
+            length.add(method=name, files=files, **{b: _recall_cell(n, r) for b, n, r in
+                                       scoring.recall_by_bin(flares, "length",
+                                                             scoring.LENGTH_BINS,
+                                                             inclusive=True)})
+        flares = records[DEFAULT]
+        left_out = len(flares) - len(scoring.counted(flares))
+        peak.note = (f"{left_out} of the {len(flares)} labelled injected flares touch an upward "
+                     "excursion of the un-injected light curve and are left out of every "
+                     "recall.")
+        self.table(peak)
+        self.table(length)
+        grid = Table("recall_grid", "2c. Event recall of fcn4flare events (default rules) by "
+                     "peak / scatter (rows) and labelled length (columns)",
+                     [Column("peak", "peak / scatter")]
+                     + [Column(name, f"len {name}") for name, _, _ in scoring.LENGTH_BINS])
+        flares = records[DEFAULT]
+        for name, low, high in scoring.PEAK_BINS:
+            chosen = [r for r in flares if low <= r["peak_sigma"] < high]
+            grid.add(peak=name, **{b: _recall_cell(n, r) for b, n, r in scoring.recall_by_bin(
+                chosen, "length", scoring.LENGTH_BINS, inclusive=True)})
+        self.table(grid)
+
+    def _targets(self, table: Table, records: dict[str, list[dict[str, Any]]]) -> None:
+        targets = Table("targets", f"2d. Targets on the injections: event recall (peak > "
+                        f"{scoring.TARGET_PEAK_SIGMA:g} x scatter, labelled length >= "
+                        f"{scoring.TARGET_MIN_LENGTH}) >= {TARGET_EVENT_RECALL}, point-wise "
+                        f"Dice >= {TARGET_DICE}",
+                        [Column("file", "file"), Column("method", "method"),
+                         Column("n_target", "target flares", "d"),
+                         Column("target_recall", "event recall", ".3f"),
+                         Column("recall_ok", "ok"), Column("dice", "Dice", ".3f"),
+                         Column("dice_ok", "ok")])
+        for row in table.rows:
+            flares = [r for r in records[row["method"]]
+                      if row["file"] == "all" or _short(r["file"]) == row["file"]]
+            n_target, recall = scoring.target_recall(flares)
+            targets.add(file=row["file"], method=row["method"], n_target=n_target,
+                        target_recall=recall, recall_ok=bool(recall >= TARGET_EVENT_RECALL),
+                        dice=row["dice"], dice_ok=bool(row["dice"] >= TARGET_DICE))
+        self.table(targets)
+
+    # ---------------------------------------------------------------- 3. real light curves
+
+    def false_events(self) -> None:
+        originals = self.originals()
+        answers = self.extra["original_answers"]
+        runs = run_model(self.model, originals, batch_size=1)
+        rate = Table("false_events", "3. Events on the un-injected real light curves (real "
+                     "flares included: an upper bound on false events)",
+                     [Column("file", "file"), Column("method", "method"),
+                      Column("days", "days", ".1f"), Column("n_events", "events", "d"),
+                      Column("per_30d", "per 30 d", ".2f"),
+                      Column("n_outside", "away from excursions", "d"),
+                      Column("outside_per_30d", "per 30 d", ".2f")],
+                     note="'away from excursions': events sharing no sample with an upward "
+                          "excursion of the light curve (likely false; see the protocol).")
+        listing = Table("event_list", "3a. fcn4flare events (default rules) on the real light "
+                        "curves, for vetting",
+                        [Column("file", "file"), Column("n", "#", "d"),
+                         Column("tpeak", "tpeak", ".4f"), Column("amplitude", "amplitude", ".4g"),
+                         Column("duration_min", "duration [min]", ".1f"),
+                         Column("n_points", "points", "d"), Column("score", "score", ".3f"),
+                         Column("max_score", "max score", ".3f"),
+                         Column("excursion", "on excursion"),
+                         Column("published", "published rules"), Column("peers", "peers")],
+                        print_limit=60)
+        consistent = True
+        for j, curve in enumerate(originals):
+            for name, per_curve in answers.items():
+                if per_curve[j] is None:
+                    continue
+                rate.add(file=_short(curve.group), method=name,
+                         **scoring.count_events([curve], [per_curve[j]]))
+            table, seconds = self._public_detection(curve)
+            consistent &= self._same_events(runs[j], table)
+            peers = {name: per_curve[j] for name, per_curve in answers.items()
+                     if not name.startswith("fcn4flare") and per_curve[j] is not None}
+            published = answers[PUBLISHED][j].flagged
+            for k, row in enumerate(table):
+                span = slice(int(row["istart"]), int(row["istop"]) + 1)
+                found_by = [name for name, a in peers.items() if a.flagged[span].any()]
+                listing.add(file=_short(curve.group), n=k + 1, tpeak=float(row["tpeak"].value),
+                            amplitude=float(u.Quantity(row["amplitude"]).value),
+                            duration_min=float(row["duration"].to_value("min")),
+                            n_points=int(row["n_points"]), score=float(row["score"]),
+                            max_score=float(row["max_score"]),
+                            excursion=bool(curve.unknown[span].any()),
+                            published=bool(published[span].any()),
+                            peers=", ".join(found_by) or "none")
+            self._figures(curve, runs[j], answers[DEFAULT][j], peers)
+            self.timings.append({"method": "fcn4flare detect_flares",
+                                 "data": f"original {_short(curve.group)}",
+                                 "points": curve.time.size, "seconds": seconds})
+            for name, per_curve in answers.items():
+                self._record_real_times(name, [curve], [per_curve[j]], "original")
+        if len(originals) > 1:
+            for name, per_curve in answers.items():
+                chosen = [(c, a) for c, a in zip(originals, per_curve, strict=True)
+                          if a is not None]
+                rate.add(file="all" if len(chosen) == len(originals) else "all run",
+                         method=name, **scoring.count_events(*zip(*chosen, strict=True)))
+        self.table(rate)
+        self.table(listing)
+        self.extra["public_api_consistent"] = consistent
+        print(f"detect_flares on the lightkurve objects gives the events scored here: "
+              f"{'yes' if consistent else 'NO'}")
+
+    def _public_detection(self, curve: cases.Curve) -> tuple[Any, float]:
+        """`detect_flares` on the file read by lightkurve: the user's path, timed."""
+        import lightkurve as lk
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lc = lk.read(str(self.data_dir / curve.group))
+        detect_flares(lc, model=self.model)  # warm-up
+        seconds = []
+        for _ in range(3):
+            start = time.perf_counter()
+            table = detect_flares(lc, model=self.model)
+            seconds.append(time.perf_counter() - start)
+        return table, float(np.median(seconds))
+
+    @staticmethod
+    def _same_events(run: ModelRun, table: Any) -> bool:
+        starts, _, stops, _ = events_on_rows(run, DEFAULT_RULES)
+        return bool(np.array_equal(starts, np.asarray(table["istart"]))
+                    and np.array_equal(stops, np.asarray(table["istop"])))
+
+    def _figures(self, curve: cases.Curve, run: ModelRun, events: Answer,
+                 peers: dict[str, Answer]) -> None:
+        png = self.out / "png"
+        png.mkdir(exist_ok=True)
+        title = (f"{curve.group}  ({curve.meta.get('target', '')}): fcn4flare events "
+                 f"(default rules) shaded; peers as bars")
+        plot_overview(curve, run.probability, events, peers, title,
+                      png / f"{curve.name}_overview.png")
+        plot_zooms(curve, run.probability, events, peers, title, png / f"{curve.name}_events.png")
+
+    # ---------------------------------------------------------------- 4. post-processing
+
+    def postprocessing(self) -> None:
+        s = self.settings
+        validation = []
+        for family in s.families:
+            index = list(cases.FAMILIES).index(family)
+            validation += cases.simulated_set(family, s.n_validation,
+                                              cases.VALIDATION_SEED + index, s.length)
+        originals = self.originals()
+        tuning = cases.injection_set(originals, s.tuning_realisations,
+                                     cases.INJECTION_TUNING_SEED)
+        val_runs = run_model(self.model, validation)
+        original_runs = run_model(self.model, originals, batch_size=1)
+        tuning_runs = run_model(self.model, tuning, batch_size=1)
+
+        table = Table("postprocessing", "4. Post-processing sweep: simulated validation sets "
+                      f"({s.n_validation} per family, seed 778000 + family index) and separate "
+                      f"injections ({s.tuning_realisations} per file, seeds 20000 + 100 j + r)",
+                      [Column("rules", "rules"), Column("threshold", "thr", ".1f"),
+                       Column("merge_gap", "gap", "d"), Column("min_points", "min pts", "d"),
+                       Column("val_event_f1", "val ev F1", ".3f"),
+                       Column("val_f1", "val F1", ".3f"), Column("val_iou", "val IoU", ".3f"),
+                       Column("inj_event_f1", "inj ev F1", ".3f"),
+                       Column("inj_target_recall", "inj target R", ".3f"),
+                       Column("inj_f1", "inj F1", ".3f"), Column("inj_iou", "inj IoU", ".3f"),
+                       Column("real_per_30d", "real ev/30d", ".2f"),
+                       Column("score", "mean F1", ".4f")],
+                      note="mean F1 = mean of val ev F1, val F1, inj ev F1 and inj F1 (the "
+                           "ranking used; IoU ranks like F1).")
+        for label, rules in _rule_grid(s):
+            val = scoring.score_answers(validation, [r.events_answer(rules) for r in val_runs])
+            on_original = [r.events_answer(rules) for r in original_runs]
+            answers = [r.events_answer(rules) for r in tuning_runs]
+            inj = scoring.score_answers(tuning, answers)
+            _, recall = scoring.target_recall(scoring.flare_records(tuning, answers))
+            per_30 = scoring.count_events(originals, on_original)["per_30d"]
+            score = float(np.mean([val["event_f1"], val["f1"], inj["event_f1"], inj["f1"]]))
+            table.add(rules=label, threshold=rules["threshold"], merge_gap=rules["merge_gap"],
+                      min_points=rules["min_points"], val_event_f1=val["event_f1"],
+                      val_f1=val["f1"], val_iou=val["iou"], inj_event_f1=inj["event_f1"],
+                      inj_target_recall=recall, inj_f1=inj["f1"], inj_iou=inj["iou"],
+                      real_per_30d=per_30, score=score, is_default=rules == DEFAULT_RULES)
+        table.rows.sort(key=lambda row: -row["score"])
+        best = table.rows[0]
+        current = next((r for r in table.rows if r["is_default"]), None)
+        table.note += (f"\nBest: {best['rules']} threshold {best['threshold']:g}, merge_gap "
+                       f"{best['merge_gap']}, min_points {best['min_points']} (mean F1 "
+                       f"{best['score']:.4f})")
+        if current is not None:
+            table.note += (f"; current defaults (threshold {current['threshold']:g}, merge_gap "
+                           f"{current['merge_gap']}, min_points {current['min_points']}): "
+                           f"{current['score']:.4f}, rank {table.rows.index(current) + 1} of "
+                           f"{len(table.rows)}.")
+        for metric in ("val_event_f1", "val_f1", "inj_event_f1", "inj_f1"):
+            top = max(table.rows, key=lambda row, m=metric: row[m])
+            table.note += (f"\nBest {metric}: {top['rules']} thr {top['threshold']:g} gap "
+                           f"{top['merge_gap']} min {top['min_points']} ({top[metric]:.3f})")
+        self.extra["recommended_rules"] = {k: best[k] for k in
+                                           ("rules", "threshold", "merge_gap", "min_points")}
+        self.table(table)
+
+    # ---------------------------------------------------------------- 6. timing
+
+    def timing(self) -> None:
+        table = Table("timing", "6. Wall time per light curve (this machine, torch threads "
+                      f"{torch.get_num_threads()}; peers: their runners' runtime_s)",
+                      [Column("method", "method"), Column("data", "data"),
+                       Column("n", "curves", "d"), Column("points", "median points", "d"),
+                       Column("mean_s", "mean s", ".3f"), Column("max_s", "max s", ".3f")])
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for entry in self.timings:
+            data = entry["data"]
+            if data.startswith("injected"):
+                data = "injected (all files)"
+            groups.setdefault((entry["method"], data), []).append(entry)
+        for (method, data), entries in groups.items():
+            seconds = np.array([e["seconds"] for e in entries])
+            table.add(method=method, data=data, n=len(entries),
+                      points=int(np.median([e["points"] for e in entries])),
+                      mean_s=float(seconds.mean()), max_s=float(seconds.max()))
+        self.table(table)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _rule_grid(s: Settings) -> list[tuple[str, dict[str, Any]]]:
+    grid = [("default", {**DEFAULT_RULES, "threshold": t, "merge_gap": g, "min_points": m})
+            for t in s.thresholds for g in s.merge_gaps for m in s.min_points]
+    grid += [("published", {**PUBLISHED_RULES, "threshold": t}) for t in s.thresholds]
+    return grid
+
+
+def _recall_cell(n: int, recall: float) -> str:
+    return "--" if n == 0 else f"{recall:.2f} ({n})"
+
+
+def _short(name: str) -> str:
+    """A table label for a real file: mission and quarter, campaign or sector."""
+    return _FILE_LABELS.get(name, name.removesuffix(".fits"))
+
+
+def _file_label(curve: cases.Curve) -> str:
+    meta = curve.meta
+    for key, prefix in (("quarter", "Q"), ("campaign", "C"), ("sector", "S")):
+        if meta.get(key) is not None:
+            return f"{meta.get('mission', '')} {prefix}{meta[key]}".strip()
+    return curve.name
+
+
+# File name -> table label, filled when the real light curves are read.
+_FILE_LABELS: dict[str, str] = {}
+
+
+def _log(message: str) -> None:
+    print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _git_commit() -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=False)
+        return done.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _metadata(args: argparse.Namespace, model: Any, settings: Settings,
+              peers: Sequence[str]) -> dict[str, Any]:
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "model": str(args.model),
+        "model_checksum": model.checksum(),
+        "model_config": dict(model.config.to_dict()) if hasattr(model.config, "to_dict")
+        else str(model.config),
+        "fcn4flare_version": __version__,
+        "git_commit": _git_commit(),
+        "quick": bool(args.quick),
+        "settings": asdict(settings),
+        "seeds": {"test": cases.TEST_SEED, "validation": cases.VALIDATION_SEED,
+                  "injection_test": cases.INJECTION_TEST_SEED,
+                  "injection_tuning": cases.INJECTION_TUNING_SEED},
+        "injection": {"amplitude_sigma": cases.AMPLITUDE_RANGE_SIGMA,
+                      "fwhm_cadences": cases.FWHM_RANGE_CADENCES},
+        "default_rules": DEFAULT_RULES,
+        "published_rules": PUBLISHED_RULES,
+        "peers": {key: PEERS[key].version for key in peers},
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "data_dir": str(args.data_dir),
+    }
+
+
+def _rst_fragment(tables: Sequence[Table]) -> str:
+    """The tables as reStructuredText for ``docs/benchmarks.rst``, the long ones shortened."""
+    parts = []
+    for table in tables:
+        if table.name == "event_list":
+            counts: dict[str, int] = {}
+            for row in table.rows:
+                counts[row["file"]] = counts.get(row["file"], 0) + 1
+            listed = ", ".join(f"{name}: {n}" for name, n in counts.items()) or "none"
+            parts.append(f"**{table.title}**: {len(table.rows)} events ({listed}), listed in "
+                         "``event_list.csv``.\n")
+        elif table.name == "postprocessing":
+            top = table.rows[:_SWEEP_ROWS_IN_RST]
+            extra = [r for r in table.rows[_SWEEP_ROWS_IN_RST:]
+                     if r["is_default"] or (r["rules"] == "published" and r["threshold"] == 0.5)]
+            short = Table(table.name, table.title, table.columns, top + extra,
+                          note=f"The {len(top)} best of {len(table.rows)} settings by mean F1"
+                               + (", then the current defaults and the published rules at 0.5"
+                                  if extra else "")
+                               + "; all of them in ``postprocessing.csv``. " + table.note)
+            parts.append(short.to_rst())
+        else:
+            parts.append(table.to_rst())
+    return "\n".join(parts)
+
+
+_SWEEP_ROWS_IN_RST = 10
+
+
+def _write_outputs(evaluation: Evaluation, metadata: dict[str, Any]) -> None:
+    out = evaluation.out
+    for table in evaluation.tables:
+        table.to_csv(out / f"{table.name}.csv")
+    flares = evaluation.extra.get("injected_flares", {})
+    rows = [{"method": name, **record} for name, records in flares.items() for record in records]
+    if rows:
+        Table("injected_flares", "", [Column(k, k) for k in rows[0]], rows).to_csv(
+            out / "injected_flares.csv")
+    extra = {k: v for k, v in evaluation.extra.items()
+             if k in ("recommended_rules", "public_api_consistent")}
+    write_json(out / "results.json", metadata, evaluation.tables, extra)
+    header = (f"Model ``{metadata['model']}`` (checksum ``{metadata['model_checksum'][:12]}``), "
+              f"fcn4flare {metadata['fcn4flare_version']} (git {metadata['git_commit']}), "
+              f"{metadata['date_utc']}{', QUICK run' if metadata['quick'] else ''}.\n\n")
+    (out / "tables.rst").write_text(header + _rst_fragment(evaluation.tables))
+    (out / "report.txt").write_text(header + "\n\n".join(t.to_text() for t in evaluation.tables)
+                                    + "\n")
+    (out / "peers.log").write_text(evaluation.peer_log.getvalue())
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True,
+                        help="checkpoint directory or file, or a shipped model's name")
+    parser.add_argument("--quick", action="store_true", help="tiny version for smoke tests")
+    parser.add_argument("--peers", action="store_true", help="also run AltaiPony and stella")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
+                        help="directory of the real FITS light curves")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every section and write the outputs; returns the exit status."""
+    args = _parse(argv)
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    warnings.filterwarnings("ignore", module="lightkurve")
+    # inject_flares reads the plain BKJD/BTJD day numbers as JD: harmless "dubious year" notes
+    warnings.filterwarnings("ignore", category=ErfaWarning)
+    settings = QUICK if args.quick else FULL
+    peers = []
+    if args.peers:
+        for key, peer in PEERS.items():
+            if peer_available(peer):
+                peers.append(key)
+            else:
+                print(f"{key}: not set up ({peer.python}); see benchmarks/peers/README.md",
+                      file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = load_model(args.model)
+    metadata = _metadata(args, model, settings, peers)
+    _log(f"model {args.model} checksum {metadata['model_checksum'][:12]}; output {args.out}")
+    evaluation = Evaluation(model, settings, peers, args.data_dir, args.out)
+    started = time.perf_counter()
+    for section in (evaluation.simulated_test, evaluation.injections, evaluation.false_events,
+                    evaluation.postprocessing, evaluation.timing):
+        _log(f"section {section.__name__}")
+        section()
+    metadata["wall_seconds"] = round(time.perf_counter() - started, 1)
+    _write_outputs(evaluation, metadata)
+    _log(f"done in {metadata['wall_seconds']} s; tables in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
