@@ -122,7 +122,8 @@ def test_runs_never_bridge_a_gap(threshold_model):
     time = 2459000 + np.concatenate([[0.0], np.cumsum(steps)]) * TESS_DAY
     flux = np.ones(60)
     flux[[20, 21, 22, 23]] = [1.2, 1.1, 1.2, 1.1]
-    flares = detect_flares(time, flux=flux, model=threshold_model)
+    rules = {"merge_gap": 0, "min_points": 1}
+    flares = detect_flares(time, flux=flux, model=threshold_model, rules=rules)
     assert list(flares["istart"]) == [20, 22]
     assert list(flares["istop"]) == [21, 23]
 
@@ -201,7 +202,8 @@ def test_checksum_computed_once_per_model_until_weights_change(kepler_lc, monkey
 def test_threshold_selects_samples(kepler_lc, random_model):
     probability = predict_flare_probability(kepler_lc, model=random_model).value
     threshold = float(np.nanquantile(probability, 0.9))
-    flares = detect_flares(kepler_lc, model=random_model, threshold=threshold)
+    rules = {"merge_gap": 0, "min_points": 1}
+    flares = detect_flares(kepler_lc, model=random_model, threshold=threshold, rules=rules)
     flagged = np.zeros(len(kepler_lc), dtype=bool)
     for start, stop in zip(flares["istart"], flares["istop"], strict=True):
         flagged[start : stop + 1] = True

@@ -88,7 +88,7 @@ def test_merge_runs_edge_cases():
 
 def test_threshold_is_strict_and_nan_never_flagged():
     p = np.array([0.5, 0.9, np.nan, 0.9, 0.9, 0.51, 0.5])
-    events = detect_events(p, np.ones(7))
+    events = detect_events(p, np.ones(7), merge_gap=0, min_points=1)
     np.testing.assert_array_equal(events.start, [1, 3])
     np.testing.assert_array_equal(events.stop, [1, 5])
     assert len(detect_events(p, np.ones(7), threshold=0.95)) == 0
@@ -98,7 +98,7 @@ def test_threshold_is_strict_and_nan_never_flagged():
 def test_events_fields():
     p = np.array([0.1, 0.6, 0.8, 1.0, 0.0, 0.7])
     flux = np.array([1.0, 1.2, 2.0, 1.5, 1.0, 1.1])
-    events = detect_events(p, flux)
+    events = detect_events(p, flux, merge_gap=0, min_points=1)
     assert isinstance(events, Events) and len(events) == 2
     np.testing.assert_array_equal(events.start, [1, 5])
     np.testing.assert_array_equal(events.peak, [2, 5])
@@ -114,12 +114,12 @@ def test_events_fields():
 def test_merging_keeps_the_gap_inside_the_event():
     p = np.array([0.0, 0.9, 0.9, 0.2, np.nan, 0.7, 0.0, 0.0, 0.0, 0.8])
     flux = np.array([1.0, 1.1, 1.3, 1.2, np.nan, 1.5, 1.0, 1.0, 1.0, 1.1])
-    events = detect_events(p, flux, merge_gap=2)
+    events = detect_events(p, flux, merge_gap=2, min_points=1)
     np.testing.assert_array_equal(events.start, [1, 9])
     np.testing.assert_array_equal(events.stop, [5, 9])
     np.testing.assert_array_equal(events.peak, [5, 9])  # NaN flux is never the peak
     np.testing.assert_allclose(events.score, [np.mean([0.9, 0.9, 0.2, 0.7]), 0.8])
-    assert len(detect_events(p, flux, merge_gap=3)) == 1
+    assert len(detect_events(p, flux, merge_gap=3, min_points=1)) == 1
 
 
 def test_peak_of_all_nan_flux_is_the_start():
@@ -306,3 +306,12 @@ def test_published_rules_reproduce_the_spec_on_random_inputs():
         n_kept += len(expected)
         n_runs += len(find_runs(probability > 0.5)[0])
     assert 20 < n_kept < n_runs / 2  # both kept and rejected runs were exercised
+
+
+def test_defaults_merge_close_runs_and_drop_short_ones():
+    p = np.zeros(30)
+    p[[5, 6, 7, 10, 11]] = 0.9  # two runs 2 samples apart: one event of 7 samples
+    p[[20, 21]] = 0.9  # 2 samples: too short
+    events = detect_events(p, np.ones(30))
+    np.testing.assert_array_equal(events.start, [5])
+    np.testing.assert_array_equal(events.stop, [11])
