@@ -16,7 +16,7 @@ Sections (protocol in ``docs/benchmarks.rst``):
 5. with ``--peers``: AltaiPony and stella on the same data (``benchmarks/peers``);
 6. wall time per light curve of every method.
 
-Tables are printed and written to ``--out`` (default ``/work/runs/eval``) as CSV, one JSON
+Tables are printed and written to ``--out`` (default ``runs/eval``, ignored by git) as CSV, one JSON
 file, a reStructuredText fragment and a text report; vetting figures go to ``--out/png``.
 Every number except the timings is a deterministic function of the model and the seeds.
 """
@@ -54,7 +54,7 @@ __all__ = ["Settings", "FULL", "QUICK", "main"]
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lightcurves"
-DEFAULT_OUT = Path("/work/runs/eval")
+DEFAULT_OUT = Path("runs/eval")
 TARGET_EVENT_RECALL = 0.90
 TARGET_DICE = 0.70
 
