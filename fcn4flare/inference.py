@@ -20,7 +20,7 @@ from .exceptions import InputError
 __all__ = ["predict_probability", "DEFAULT_CHUNK_SIZE", "DEFAULT_BATCH_SIZE"]
 
 #: Longest window (in samples, context included) handed to the network at once.
-DEFAULT_CHUNK_SIZE = 8192
+DEFAULT_CHUNK_SIZE = 16384
 
 #: Windows per forward pass.
 DEFAULT_BATCH_SIZE = 4
