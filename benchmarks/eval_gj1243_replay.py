@@ -1,0 +1,168 @@
+"""Replay the human-labelled GJ 1243 flares on a synthetic Kepler short-cadence star and score
+detectors against the human start/stop times.
+
+The Davenport et al. (2014) catalogue (``../shared/data/catalogs/gj1243_master_flares.tbl``)
+lists 6,107 flares that people marked by eye in 11 months of Kepler short-cadence photometry
+of GJ 1243, each from its first rising sample to its return to quiescence. The light curve
+itself is not available here, so this benchmark rebuilds one:
+
+* Time: the 58.85-s Kepler short-cadence grid over the catalogue's span, cut into segments
+  where the catalogue has no flare for more than 1.5 days (the data gaps);
+* star: GJ 1243's spot modulation (period 0.5926 d, semi-amplitude 1 %, amplitude and phase
+  wandering over 10 rotations) and white noise of 3.5e-4 per sample (the noise assumed in the
+  label calibration, ``benchmarks/fit_flare_distributions.py``);
+* flares: every catalogue flare at its peak time with its peak flux, Davenport (2014) shape,
+  FWHM chosen so that the template's equivalent duration equals the catalogue's, integrated
+  over the 58.85-s exposure;
+* labels: 1 between each flare's catalogue start and stop time: the people's labels.
+
+It is a proxy for a real labelled Kepler short-cadence light curve: flare times, sizes and
+the human labels are real; the flare shapes and the star are modelled. No real labelled light
+curve is read, and nothing here is used in training.
+
+Run::
+
+    python benchmarks/eval_gj1243_replay.py --model fcn4flare-default [--model DIR ...] [--peers]
+
+It prints point-wise precision, recall, F1, IoU and AP and event recall/precision for every
+model (raw probability > 0.5 and the default post-processing) and, with ``--peers``,
+AltaiPony and stella (see ``benchmarks/peers/README.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from eval_cases import Curve  # noqa: E402
+from eval_methods import PEERS, peer_available, run_model, run_peer  # noqa: E402
+from eval_scoring import score_answers  # noqa: E402
+
+from fcn4flare.detection import RULE_PRESETS  # noqa: E402
+from fcn4flare.pretrained import load_model  # noqa: E402
+from fcn4flare.simulate import flare_equivalent_duration, flare_model  # noqa: E402
+
+CATALOGUE = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "catalogs"
+             / "gj1243_master_flares.tbl")
+CADENCE_DAYS = 58.85 / 86400.0
+ROTATION_PERIOD = 0.5926
+SPOT_AMPLITUDE = 0.01
+NOISE_SIGMA = 3.5e-4
+SEGMENT_GAP_DAYS = 1.5
+SEED = 1243
+
+
+def _smooth_walk(t: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    knots = np.arange(t[0], t[-1] + 2 * scale, scale)
+    return np.interp(t, knots, rng.standard_normal(knots.size))
+
+
+def read_catalogue(path: Path) -> dict[str, np.ndarray]:
+    """Start, stop and peak time [d], peak flux and equivalent duration [s] of every flare."""
+    table = np.loadtxt(path)
+    return {"start": table[:, 2], "stop": table[:, 3], "peak_time": table[:, 4],
+            "peak_flux": table[:, 7], "ed": table[:, 8]}
+
+
+def replay_curves(catalogue: dict[str, np.ndarray], seed: int = SEED) -> list[Curve]:
+    """The synthetic GJ 1243 light curve, one `Curve` per data segment, labelled by people."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(catalogue["start"])
+    cat = {key: value[order] for key, value in catalogue.items()}
+    fwhm = _fwhm_from_ed(cat["peak_flux"], cat["ed"])
+    breaks = np.flatnonzero(np.diff(cat["start"]) > SEGMENT_GAP_DAYS)
+    bounds = np.split(np.arange(cat["start"].size), breaks + 1)
+    curves = []
+    for k, members in enumerate(bounds):
+        t0 = cat["start"][members[0]] - 0.2
+        t1 = cat["stop"][members].max() + 0.2
+        t = t0 + np.arange(int(np.ceil((t1 - t0) / CADENCE_DAYS))) * CADENCE_DAYS
+        phase = rng.uniform(0, 2 * np.pi) + 0.5 * _smooth_walk(t, 10 * ROTATION_PERIOD, rng)
+        envelope = np.clip(1 + 0.3 * _smooth_walk(t, 10 * ROTATION_PERIOD, rng), 0.2, None)
+        star = 1.0 + SPOT_AMPLITUDE * envelope * np.sin(2 * np.pi * t / ROTATION_PERIOD + phase)
+        flares = flare_model(t, cat["peak_time"][members], fwhm[members],
+                             cat["peak_flux"][members], template="davenport2014",
+                             exposure_time=CADENCE_DAYS)
+        flux = star + flares + NOISE_SIGMA * rng.standard_normal(t.size)
+        labels = np.zeros(t.size, dtype=bool)
+        for i in members:
+            labels[(t >= cat["start"][i]) & (t <= cat["stop"][i])] = True
+        curves.append(Curve(name=f"gj1243_segment{k:02d}", group="GJ 1243 replay", time=t,
+                            flux=flux, flux_err=np.full(t.size, NOISE_SIGMA),
+                            cadence_minutes=CADENCE_DAYS * 1440.0, labels=labels))
+    return curves
+
+
+def _fwhm_from_ed(peak_flux: np.ndarray, ed_seconds: np.ndarray) -> np.ndarray:
+    """FWHM [d] that gives the Davenport template the catalogue's equivalent duration."""
+    unit_ed = flare_equivalent_duration(1.0, 1.0, template="davenport2014").to_value("s")
+    fwhm = ed_seconds / (np.clip(peak_flux, 1e-6, None) * unit_ed)
+    return np.clip(fwhm, 0.25 * CADENCE_DAYS, None)
+
+
+def _row(name: str, scores: dict) -> str:
+    return (f"{name:<34} {scores['precision']:6.3f} {scores['recall']:6.3f} "
+            f"{scores['f1']:6.3f} {scores['iou']:6.3f} {scores['average_precision']:6.3f} "
+            f"{scores['event_recall']:6.3f} {scores['event_precision']:6.3f} "
+            f"{scores['n_true_events']:6d}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", required=True,
+                        help="checkpoint directory or shipped model name (repeatable)")
+    parser.add_argument("--peers", action="store_true", help="also run AltaiPony and stella")
+    parser.add_argument("--catalogue", type=Path, default=CATALOGUE)
+    parser.add_argument("--days", type=float, default=None,
+                        help="only the first DAYS of data (quick look)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not args.catalogue.is_file():
+        print(f"GJ 1243 catalogue not found at {args.catalogue}; nothing to do.")
+        return 0
+    torch.set_num_threads(args.threads)
+    catalogue = read_catalogue(args.catalogue)
+    if args.days is not None:
+        keep = catalogue["start"] < catalogue["start"].min() + args.days
+        catalogue = {key: value[keep] for key, value in catalogue.items()}
+    curves = replay_curves(catalogue)
+    n_points = sum(c.time.size for c in curves)
+    days = sum(c.span_days for c in curves)
+    labelled = sum(int(c.labels.sum()) for c in curves) / n_points
+    print(f"GJ 1243 replay: {len(catalogue['start'])} catalogue flares, {len(curves)} segments, "
+          f"{days:.1f} d, {n_points} samples, {100 * labelled:.1f} % labelled (seed {SEED})")
+    print(f"{'method':<34} {'P':>6} {'R':>6} {'F1':>6} {'IoU':>6} {'AP':>6} "
+          f"{'ev R':>6} {'ev P':>6} {'flares':>6}")
+    for spec in args.model:
+        model = load_model(spec)
+        start = time.perf_counter()
+        runs = run_model(model, curves)
+        elapsed = time.perf_counter() - start
+        label = Path(spec).name if Path(spec).exists() else spec
+        raw = score_answers(curves, [r.raw_answer(0.5) for r in runs])
+        print(_row(f"{label} p>0.5", raw))
+        ruled = score_answers(curves, [r.events_answer(RULE_PRESETS["default"]) for r in runs])
+        ruled["average_precision"] = raw["average_precision"]
+        print(_row(f"{label} default rules", ruled) + f"   ({elapsed:.1f} s)")
+    if args.peers:
+        for key in ("altaipony", "stella"):
+            peer = PEERS[key]
+            if not peer_available(peer):
+                print(f"{peer.label}: not installed (benchmarks/peers/setup_peers.sh)")
+                continue
+            answers = run_peer(peer, curves)
+            print(_row(peer.label, score_answers(curves, answers)))
+    print("AP for the default rules is the probability's AP (the rules only cut events).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
