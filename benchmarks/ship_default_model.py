@@ -2,8 +2,10 @@
 
 Usage::
 
-    fcn4flare train --recipe default --output runs/default          # ~45 min on 2 CPU threads
+    fcn4flare train --recipe default --output runs/default          # ~75 min on 2 CPU threads
     python benchmarks/evaluate_model.py --model runs/default/best --out runs/eval
+    python benchmarks/eval_gj1243_replay.py --model runs/default/best --peers \
+        > runs/eval/gj1243_replay.txt
     python benchmarks/ship_default_model.py runs/default --eval runs/eval
 
 The card records the architecture, the training recipe, seed, time and hardware (from the
@@ -71,6 +73,10 @@ def _card(run: Path, model: FCN4FlareModel, eval_dir: Path | None) -> str:
     ]
     if eval_dir is not None and (eval_dir / "summary.md").is_file():
         lines += ["## Evaluation", "", (eval_dir / "summary.md").read_text().strip(), ""]
+    if eval_dir is not None and (eval_dir / "gj1243_replay.txt").is_file():
+        lines += ["Human-labelled GJ 1243 flares replayed on a synthetic Kepler short-cadence star",
+                  "(`python benchmarks/eval_gj1243_replay.py --model fcn4flare-default --peers`):",
+                  "", "```", (eval_dir / "gj1243_replay.txt").read_text().strip(), "```", ""]
     lines += [
         "## Limitations",
         "",

@@ -110,7 +110,8 @@ def test_recipe_and_options_combine(tmp_path):
         1e-4, None, 192, "median")
     default = cli._train_config(parser.parse_args(["train"]))
     assert default == TrainingConfig.from_recipe("default")
-    assert (default.hidden_dim, default.seq_len, default.epochs) == (64, 2048, 12)
+    assert (default.hidden_dim, default.seq_len, default.epochs) == (64, 2048, 32)
+    assert default.cadence_mix["kepler_short"] == 0.26
 
 
 def test_config_file_is_a_starting_point(tmp_path):

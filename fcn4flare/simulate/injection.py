@@ -27,7 +27,10 @@ __all__ = ["inject_flares", "simulate_training_example", "example_light_curve"]
 # Training-example mix.
 _P_NO_FLARES = 0.15
 _FLARE_RATE_RANGE = (0.5, 8.0)  # mean extra flares per 4096 samples, log-uniform
-_MAX_FLARES = 40
+# GJ 1243 flares about 20 times a day: ~57 flares per 4096 Kepler short-cadence samples.
+_P_ACTIVE_STAR = 0.2
+_ACTIVE_FLARE_RATE_RANGE = (8.0, 64.0)
+_MAX_FLARES = 100
 _P_COMPLEX = 0.2  # Guenther et al. (2020): 22 % multi-component; GJ 1243: 19 %
 _P_DAVENPORT = 0.25
 _P_CONTAMINANTS = 0.35
@@ -95,7 +98,8 @@ def _draw_events(span: float, cadence_minutes: float, sigma: float, n_points: in
                  rng: np.random.Generator) -> list:
     if rng.random() < _P_NO_FLARES:
         return []
-    rate = np.exp(rng.uniform(*np.log(_FLARE_RATE_RANGE))) * n_points / 4096
+    rates = _ACTIVE_FLARE_RATE_RANGE if rng.random() < _P_ACTIVE_STAR else _FLARE_RATE_RANGE
+    rate = np.exp(rng.uniform(*np.log(rates))) * n_points / 4096
     n = min(1 + int(rng.poisson(rate)), _MAX_FLARES)
     params = draw_flare_parameters(n, cadence_minutes, rng, noise_sigma=sigma)
     fwhm = params["fwhm_minutes"] / 1440.0
@@ -149,9 +153,10 @@ def simulate_training_example(
     The synthetic star (see `synthetic_background`) gets, in 35 % of the examples, one or two
     kinds of flare look-alikes (`add_contaminants`), then flares: none in 15 % of the examples,
     otherwise ``1 + Poisson(rate)`` with a rate drawn log-uniformly between 0.5 and 8 per
-    4096 samples.  Flare parameters come from `draw_flare_parameters` with the example's noise
-    level; 25 % use the Davenport (2014) template, 20 % are complex (two to four components),
-    all are integrated over the family's exposure time.
+    4096 samples, or, for 20 % of them (very active stars such as GJ 1243), between 8 and 64.
+    Flare parameters come from `draw_flare_parameters` with the example's noise level; 25 % use
+    the Davenport (2014) template, 20 % are complex (two to four components), all are integrated
+    over the family's exposure time.
 
     Parameters
     ----------
