@@ -143,13 +143,18 @@ def _add_train(subparsers: Any) -> None:
         "settings ([value] of the default recipe; 'none' unsets optional ones)"
     )
     types = TrainingConfig.field_types()
-    defaults = TrainingConfig(recipe="default").to_dict()
+    defaults = TrainingConfig.from_recipe("default").to_dict()
     for name, help_text in TrainingConfig.field_help().items():
         if name in _TRAIN_SPECIAL:
             continue
         kwargs = _option_for(name, types[name])
         default = defaults[name]
-        shown = " ".join(map(str, default)) if isinstance(default, list) else default
+        if isinstance(default, list):
+            shown = " ".join(map(str, default))
+        elif isinstance(default, dict):
+            shown = ",".join(f"{key}={value:g}" for key, value in default.items())
+        else:
+            shown = default
         settings.add_argument(
             f"--{name.replace('_', '-')}", dest=name, help=f"{help_text} [{shown}]", **kwargs
         )

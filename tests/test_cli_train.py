@@ -161,3 +161,11 @@ def test_subcommands_are_registered_in_one_place():
 def test_console_script_is_declared():
     scripts = entry_points(group="console_scripts", name="fcn4flare")
     assert [s.value for s in scripts] == ["fcn4flare.cli:main"]
+
+
+def test_help_shows_the_default_recipe_values(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "samples per training sequence [2048]" in text
+    assert "kepler_short=0.26" in text.replace(" ", "")
