@@ -37,6 +37,7 @@ __all__ = [
     "FWHM_RANGE_CADENCES",
     "simulated_set",
     "read_real_curve",
+    "file_label",
     "excursion_mask",
     "inject_realisation",
     "injection_set",
@@ -186,6 +187,15 @@ def read_real_curve(path: Path) -> Curve:
         cadence_minutes=float(prepared.cadence.value),
         unknown=excursion_mask(time, prepared.flux), meta=meta,
     )
+
+
+def file_label(curve: Curve) -> str:
+    """A short name of a real light curve for tables: mission and quarter/campaign/sector."""
+    meta = curve.meta
+    for key, prefix in (("quarter", "Q"), ("campaign", "C"), ("sector", "S")):
+        if meta.get(key) is not None:
+            return f"{meta.get('mission', '')} {prefix}{meta[key]}".strip()
+    return curve.name
 
 
 def excursion_mask(time: np.ndarray, flux: np.ndarray) -> np.ndarray:

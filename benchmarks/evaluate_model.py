@@ -152,7 +152,7 @@ class Evaluation:
                 curves = sorted(curves, key=lambda c: c.time.size)[: self.settings.files]
                 curves.sort(key=lambda c: c.name)
             self._originals = curves
-            _FILE_LABELS.update({c.group: _file_label(c) for c in curves})
+            _FILE_LABELS.update({c.group: cases.file_label(c) for c in curves})
         return self._originals
 
     # ---------------------------------------------------------------- 1. simulated test sets
@@ -538,14 +538,6 @@ def _recall_cell(n: int, recall: float) -> str:
 def _short(name: str) -> str:
     """A table label for a real file: mission and quarter, campaign or sector."""
     return _FILE_LABELS.get(name, name.removesuffix(".fits"))
-
-
-def _file_label(curve: cases.Curve) -> str:
-    meta = curve.meta
-    for key, prefix in (("quarter", "Q"), ("campaign", "C"), ("sector", "S")):
-        if meta.get(key) is not None:
-            return f"{meta.get('mission', '')} {prefix}{meta[key]}".strip()
-    return curve.name
 
 
 # File name -> table label, filled when the real light curves are read.

@@ -1,0 +1,125 @@
+"""One model for all cadences, or a specialist per cadence family? Score both on one family.
+
+The issue asks whether a single model or a small family of models, chosen from the light
+curve's cadence, is better. This script scores checkpoints side by side on the data of one
+cadence family: the simulated test set of ``benchmarks/evaluate_model.py`` (64 x 4096
+samples, seed 777000 + family index) and the same injections (10 realisations, seeds
+10000 + 100 j + r) into the real light curves of that cadence.
+
+The comparison behind the docs (``docs/benchmarks.rst``, "One model or a family")::
+
+    common="--init-from runs/default/best --epochs 2 --lr 3e-4"
+    fcn4flare train $common --cadence-mix kepler_long=1 --output runs/family_long
+    fcn4flare train $common --output runs/family_all          # control: the default mix
+    python benchmarks/compare_cadence_family.py --family kepler_long \
+        --model generalist=runs/default/best --model specialist=runs/family_long/best \
+        --model control=runs/family_all/best
+
+The control is fine-tuned for as long as the specialist, on every cadence, so that a gain of
+the specialist is not just the extra training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from eval_cases import (  # noqa: E402
+    FAMILIES,
+    INJECTION_TEST_SEED,
+    TEST_SEED,
+    Curve,
+    file_label,
+    injection_set,
+    read_real_curve,
+    simulated_set,
+)
+from eval_methods import run_model  # noqa: E402
+from eval_scoring import (  # noqa: E402
+    flare_records,
+    score_answers,
+    target_recall,
+)
+
+from fcn4flare.detection import RULE_PRESETS  # noqa: E402
+from fcn4flare.pretrained import load_model  # noqa: E402
+from fcn4flare.simulate import CADENCES  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lightcurves"
+REALISATIONS = 10
+N_TEST = 64
+
+
+def _same_cadence(curve: Curve, family: str) -> bool:
+    return abs(curve.cadence_minutes / float(CADENCES[family]) - 1.0) < 0.1
+
+
+def _real_sets(data_dir: Path, family: str) -> dict[str, list[Curve]]:
+    """Injections into each real file of the family's cadence, seeded as in evaluate_model."""
+    originals = [read_real_curve(p) for p in sorted(data_dir.glob("*.fits"))]
+    sets = {}
+    for j, curve in enumerate(originals):
+        if _same_cadence(curve, family):
+            seed = INJECTION_TEST_SEED + 100 * j
+            sets[file_label(curve)] = injection_set([curve], REALISATIONS, seed)
+    return sets
+
+
+def _row(name: str, data: str, s: dict, target: tuple[int, float] | None) -> str:
+    clear = f"{target[1]:6.3f} ({target[0]:3d})" if target else f"{'--':>12}"
+    return (f"{name:<12} {data:<24} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} "
+            f"{s['iou']:6.3f} {s['average_precision']:6.3f} {s['event_recall']:6.3f} "
+            f"{s['n_false_events']:6d}  {clear}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", required=True, metavar="LABEL=SPEC",
+                        help="a label and a checkpoint directory or shipped model (repeatable)")
+    parser.add_argument("--family", default="kepler_long", choices=FAMILIES)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    models = dict(spec.split("=", 1) for spec in args.model)
+
+    index = list(FAMILIES).index(args.family)
+    datasets = {f"simulated {args.family}": simulated_set(args.family, N_TEST, TEST_SEED + index)}
+    if args.data_dir.is_dir():
+        real = _real_sets(args.data_dir, args.family)
+        datasets.update({f"injected {name}": curves for name, curves in real.items()})
+        if len(real) > 1:
+            datasets["injected, all files"] = [c for curves in real.values() for c in curves]
+    else:
+        print(f"no real light curves in {args.data_dir}: simulated data only")
+
+    print(f"Cadence family {args.family}: default rules (threshold 0.5, merge_gap 3, "
+          "min_points 3)")
+    print(f"{'model':<12} {'data':<24} {'P':>6} {'R':>6} {'F1':>6} {'IoU':>6} {'AP':>6} "
+          f"{'ev R':>6} {'false':>6}  clear recall")
+    for label, spec in models.items():
+        model = load_model(spec)
+        start = time.perf_counter()
+        for data, curves in datasets.items():
+            runs = run_model(model, curves, batch_size=1)
+            answers = [r.events_answer(RULE_PRESETS["default"]) for r in runs]
+            scores = score_answers(curves, answers)
+            scores["average_precision"] = score_answers(
+                curves, [r.raw_answer(0.5) for r in runs])["average_precision"]
+            injected = data.startswith("injected")
+            target = target_recall(flare_records(curves, answers)) if injected else None
+            print(_row(label, data, scores, target), flush=True)
+        print(f"{label}: {time.perf_counter() - start:.0f} s")
+    print("false: predicted events matching no labelled flare and no excursion of the "
+          "un-injected curve; clear recall: peak > 5 x scatter, length >= 3.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
