@@ -68,13 +68,15 @@ class FlareAccessor:
     def __repr__(self) -> str:
         return f"<FlareAccessor of a {type(self._lc).__name__} with {len(self._lc)} samples>"
 
-    def detect(self, threshold: float = 0.5, model: Any = None, **kwargs: Any) -> FlareTable:
+    def detect(self, threshold: float | None = None, model: Any = None, **kwargs: Any
+               ) -> FlareTable:
         """Find the flares of this light curve.
 
         Parameters
         ----------
-        threshold : float
-            Probability a sample must exceed to be part of a flare.
+        threshold : float or None
+            Probability a sample must exceed to be part of a flare; None: the model's own
+            (``model.config.detection_threshold``).
         model : `~fcn4flare.model.FCN4FlareModel`, str, path-like or None
             The network; None for the default shipped model.
         **kwargs
@@ -140,7 +142,7 @@ class FlareAccessor:
         self,
         ax: Any = None,
         model: Any = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         *,
         rules: Any = None,
         flux_column: str | None = None,
@@ -160,8 +162,9 @@ class FlareAccessor:
             below it, in the same figure, sharing its time axis.
         model : `~fcn4flare.model.FCN4FlareModel`, str, path-like or None
             The network; None for the default shipped model.
-        threshold : float
-            Probability a sample must exceed to be part of a flare; drawn as a dashed line.
+        threshold : float or None
+            Probability a sample must exceed to be part of a flare (None: the model's own);
+            drawn as a dashed line.
         rules, flux_column, quality_bitmask, device
             See `fcn4flare.detection.detect_flares`.
         **kwargs
@@ -199,7 +202,7 @@ class FlareAccessor:
             device=device,
             labels=[""],
         )
-        return _plot_detection(detection, flares, threshold, ax=ax, **kwargs)
+        return _plot_detection(detection, flares, flares.meta["THRESH"], ax=ax, **kwargs)
 
 
 def _plot_detection(

@@ -71,7 +71,7 @@ class BatchResult:
 class _Options:
     """Everything a worker needs besides the model."""
 
-    threshold: float
+    threshold: float | None
     rules: Any
     flux_column: str | None
     quality_bitmask: str | int | None
@@ -89,7 +89,7 @@ def detect_flares_in_files(
     paths: Any,
     *,
     model: Any = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     rules: Any = None,
     flux_column: str | None = None,
     quality_bitmask: str | int | None = "default",
@@ -287,7 +287,7 @@ def _process_group(
         outcomes[k].table = table
         if plot_path is not None:
             try:
-                _save_plot(detection, table, options.threshold, plot_path)
+                _save_plot(detection, table, table.meta["THRESH"], plot_path)
             except Exception as err:  # a failed plot loses only the plot
                 outcomes[k].reason = f"plot failed ({_reason(err)})"
     return outcomes
@@ -404,7 +404,7 @@ def _file_list(paths: Any) -> list[str]:
 
 
 def _check_options(model: Any, options: _Options) -> None:
-    _resolve_rules(options.rules, options.threshold)
+    _resolve_rules(options.rules, 0.5 if options.threshold is None else options.threshold)
     _resolve_model(model, options.device)
 
 

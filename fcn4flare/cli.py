@@ -231,8 +231,9 @@ def _add_detect(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="catalogue to write (format from the suffix: .ecsv, .fits, .csv)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="probability above which a sample is flagged [0.5]")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="probability above which a sample is flagged [the model's own: "
+                             "0.7 for the shipped model, 0.5 for published checkpoints]")
     parser.add_argument("--rules", choices=("default", "published"), default="default",
                         help="post-processing rules [default]")
     parser.add_argument("--model", metavar="PATH", help="checkpoint directory (default: shipped)")

@@ -147,7 +147,7 @@ def detect_flares(
     *,
     flux: Any = None,
     model: Any = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     rules: str | Mapping[str, Any] | None = None,
     flux_column: str | None = None,
     quality_bitmask: str | int | None = "default",
@@ -171,8 +171,10 @@ def detect_flares(
         Flux, one value per time; only when ``data`` holds times.
     model : `~fcn4flare.model.FCN4FlareModel`, str, path-like or None
         See `predict_flare_probability`.
-    threshold : float
-        Probability a sample must exceed to be part of a flare, in [0, 1).
+    threshold : float or None
+        Probability a sample must exceed to be part of a flare, in [0, 1). None: the model's
+        own ``config.detection_threshold`` (0.7 for ``fcn4flare-default``, 0.5 for published
+        checkpoints).
     rules : {None, 'default', 'published'} or dict
         Post-processing rules (keyword arguments of
         `~fcn4flare.postprocessing.detect_events` other than ``threshold``). None or
@@ -238,7 +240,7 @@ def _detect_with_tables(
     items: Sequence[tuple[Any, Any]],
     *,
     model: Any,
-    threshold: float,
+    threshold: float | None,
     rules: Any,
     flux_column: str | None,
     quality_bitmask: str | int | None,
@@ -251,8 +253,10 @@ def _detect_with_tables(
 
     ``labels`` name the light curves in error messages ('' for none).
     """
-    detection_rules = _resolve_rules(rules, threshold)
+    if threshold is not None:
+        _resolve_rules(rules, threshold)  # bad arguments fail before a model is loaded
     net = _resolve_model(model, device)
+    detection_rules = _resolve_rules(rules, _threshold_for(net, threshold))
     detections = _detect_items(
         items,
         net,
@@ -392,6 +396,11 @@ def _device_of(model: FCN4FlareModel) -> torch.device:
     if device.type != "cpu" and device.index is None:
         return torch.device(device.type, 0)
     return device
+
+
+def _threshold_for(net: FCN4FlareModel, threshold: float | None) -> float:
+    """The threshold asked for, or the model's own when None."""
+    return net.config.detection_threshold if threshold is None else threshold
 
 
 def _resolve_rules(rules: Any, threshold: float) -> dict[str, Any]:

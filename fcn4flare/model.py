@@ -67,6 +67,11 @@ class FCN4FlareConfig:
         ``"median_noise_asinh"`` (the same, compressed above 5 noise units by an asinh: what
         this project's shipped model uses). See `~fcn4flare.preprocessing.SCALING_METHODS`.
         Checkpoints without this key are published ones, hence ``"median"``.
+    detection_threshold : float
+        Probability threshold that detections with this model use unless told otherwise
+        (`~fcn4flare.detection.detect_flares`, ``lc.flares.detect()``), in [0, 1). Chosen for
+        each model by the post-processing sweep of ``benchmarks/evaluate_model.py``;
+        checkpoints without this key are published ones, hence 0.5 (the release's value).
     extra : dict
         Keys of a ``config.json`` this class does not use, kept so that a save round-trips.
 
@@ -87,6 +92,7 @@ class FCN4FlareConfig:
     maskdice_threshold: float = 0.5
     dropout_rate: float = 0.1
     input_scaling: str = "median"
+    detection_threshold: float = 0.5
     extra: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     model_type = "fcn4flare"
@@ -107,6 +113,11 @@ class FCN4FlareConfig:
             raise CheckpointError(
                 f"FCN4FlareConfig: unknown input_scaling {self.input_scaling!r}; "
                 f"valid: {', '.join(SCALING_METHODS)}."
+            )
+        if not 0.0 <= float(self.detection_threshold) < 1.0:
+            raise CheckpointError(
+                "FCN4FlareConfig: detection_threshold must be in [0, 1), got "
+                f"{self.detection_threshold!r}."
             )
 
     @property

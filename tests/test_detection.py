@@ -210,6 +210,23 @@ def test_threshold_selects_samples(kepler_lc, random_model):
     np.testing.assert_array_equal(flagged, probability > threshold)
 
 
+def test_without_threshold_the_model_chooses(kepler_file, kepler_lc, random_model):
+    probability = predict_flare_probability(kepler_lc, model=random_model).value
+    model = copy.deepcopy(random_model)
+    model.config.detection_threshold = float(np.nanquantile(probability, 0.8))
+    rules = {"merge_gap": 0, "min_points": 1}
+    own = detect_flares(kepler_lc, model=model, rules=rules)
+    assert own.meta["THRESH"] == model.config.detection_threshold
+    explicit = detect_flares(kepler_lc, model=model, threshold=0.5, rules=rules)
+    assert explicit.meta["THRESH"] == 0.5
+    assert len(own) != len(explicit)
+    from_accessor = kepler_lc.flares.detect(model=model, rules=rules)
+    assert list(from_accessor["istart"]) == list(own["istart"])
+    in_files = fcn4flare.detect_flares_in_files(kepler_file.path, model=model, rules=rules,
+                                                progress=False)
+    assert list(in_files.table["istart"]) == list(own["istart"])
+
+
 # --------------------------------------------------------------------------- rules
 
 

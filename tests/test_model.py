@@ -325,3 +325,14 @@ def test_config_validation():
         FCN4FlareConfig(depth=3, dilation=[1, 2])
     with pytest.raises(CheckpointError, match="unknown input_scaling"):
         FCN4FlareConfig(input_scaling="zscore")
+
+
+def test_detection_threshold_belongs_to_the_model(tmp_path):
+    assert FCN4FlareConfig.from_dict({"model_type": "fcn4flare"}).detection_threshold == 0.5
+    model = FCN4FlareModel(FCN4FlareConfig(hidden_dim=8, depth=2, dilation=[1, 2],
+                                           detection_threshold=0.7))
+    saved = json.loads((model.save_pretrained(tmp_path) / "config.json").read_text())
+    assert saved["detection_threshold"] == 0.7
+    assert FCN4FlareModel.from_pretrained(tmp_path).config.detection_threshold == 0.7
+    with pytest.raises(CheckpointError, match="detection_threshold must be in"):
+        FCN4FlareConfig(detection_threshold=1.0)
