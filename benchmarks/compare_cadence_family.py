@@ -40,14 +40,13 @@ from eval_cases import (  # noqa: E402
     read_real_curve,
     simulated_set,
 )
-from eval_methods import run_model  # noqa: E402
+from eval_methods import model_rules, run_model  # noqa: E402
 from eval_scoring import (  # noqa: E402
     flare_records,
     score_answers,
     target_recall,
 )
 
-from fcn4flare.detection import RULE_PRESETS  # noqa: E402
 from fcn4flare.pretrained import load_model  # noqa: E402
 from fcn4flare.simulate import CADENCES  # noqa: E402
 
@@ -99,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"no real light curves in {args.data_dir}: simulated data only")
 
-    print(f"Cadence family {args.family}: default rules (threshold 0.5, merge_gap 3, "
-          "min_points 3)")
+    print(f"Cadence family {args.family}: default rules (merge_gap 3, min_points 3) at each "
+          "model's own threshold")
     print(f"{'model':<12} {'data':<24} {'P':>6} {'R':>6} {'F1':>6} {'IoU':>6} {'AP':>6} "
           f"{'ev R':>6} {'false':>6}  clear recall")
     for label, spec in models.items():
@@ -108,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start = time.perf_counter()
         for data, curves in datasets.items():
             runs = run_model(model, curves, batch_size=1)
-            answers = [r.events_answer(RULE_PRESETS["default"]) for r in runs]
+            answers = [r.events_answer(model_rules(model)) for r in runs]
             scores = score_answers(curves, answers)
             scores["average_precision"] = score_answers(
                 curves, [r.raw_answer(0.5) for r in runs])["average_precision"]

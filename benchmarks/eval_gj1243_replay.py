@@ -27,9 +27,10 @@ Run::
         [--peers [altaipony,stella]] [--days DAYS]
 
 It prints point-wise precision, recall, F1, IoU and AP and event recall/precision for every
-model (raw probability > 0.5 and the default post-processing) and, with ``--peers``,
-AltaiPony and stella (see ``benchmarks/peers/README.md``). stella needs about 5 minutes per
-30 days of data here; ``--days`` restricts the replay to the first days of the catalogue.
+model (raw probability > 0.5, and the default post-processing at the model's own threshold)
+and, with ``--peers``, AltaiPony and stella (see ``benchmarks/peers/README.md``). stella
+needs about 5 minutes per 30 days of data here; ``--days`` restricts the replay to the first
+days of the catalogue.
 """
 
 from __future__ import annotations
@@ -46,10 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from eval_cases import Curve  # noqa: E402
-from eval_methods import PEERS, peer_available, run_model, run_peer  # noqa: E402
+from eval_methods import PEERS, model_rules, peer_available, run_model, run_peer  # noqa: E402
 from eval_scoring import score_answers  # noqa: E402
 
-from fcn4flare.detection import RULE_PRESETS  # noqa: E402
 from fcn4flare.pretrained import load_model  # noqa: E402
 from fcn4flare.simulate import flare_equivalent_duration, flare_model  # noqa: E402
 
@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         label = Path(spec).name if Path(spec).exists() else spec
         raw = score_answers(curves, [r.raw_answer(0.5) for r in runs])
         print(_row(f"{label} p>0.5", raw))
-        ruled = score_answers(curves, [r.events_answer(RULE_PRESETS["default"]) for r in runs])
+        ruled = score_answers(curves, [r.events_answer(model_rules(model)) for r in runs])
         ruled["average_precision"] = raw["average_precision"]
         print(_row(f"{label} default rules", ruled) + f"   ({elapsed:.1f} s)")
     for key in filter(None, args.peers.split(",")):

@@ -21,10 +21,11 @@ from eval_cases import Curve
 
 from fcn4flare.inference import predict_probability
 from fcn4flare.model import FCN4FlareModel
-from fcn4flare.postprocessing import Events, detect_events
+from fcn4flare.postprocessing import DEFAULT_RULES, Events, detect_events
 from fcn4flare.preprocessing import DEFAULT_MAX_GAP, GridMap, prepare_light_curve
 
 __all__ = [
+    "model_rules",
     "Answer",
     "ModelRun",
     "run_model",
@@ -104,6 +105,12 @@ def run_model(model: FCN4FlareModel, curves: Sequence[Curve], batch_size: int = 
                                         batch_size=batch_size)
     return [ModelRun(grid=grid, grid_flux=flux, grid_probability=p)
             for (flux, grid), p in zip(inputs, probabilities, strict=True)]
+
+
+def model_rules(model: FCN4FlareModel) -> dict[str, Any]:
+    """What ``detect_flares(model=model)`` applies: the default rules at the model's own
+    threshold (``config.detection_threshold``)."""
+    return {**DEFAULT_RULES, "threshold": float(model.config.detection_threshold)}
 
 
 def events_on_rows(run: ModelRun, rules: Mapping[str, Any]

@@ -42,7 +42,15 @@ import numpy as np
 import torch
 from astropy import units as u
 from erfa import ErfaWarning
-from eval_methods import PEERS, Answer, ModelRun, events_on_rows, peer_available, run_model
+from eval_methods import (
+    PEERS,
+    Answer,
+    ModelRun,
+    events_on_rows,
+    model_rules,
+    peer_available,
+    run_model,
+)
 from eval_methods import run_peer as _run_peer
 from eval_plots import plot_overview, plot_zooms
 from eval_report import Column, Table, write_json
@@ -62,11 +70,8 @@ TARGET_DICE = 0.70
 RAW = "fcn4flare p>0.5"
 DEFAULT = "fcn4flare default rules"
 PUBLISHED = "fcn4flare published rules"
-FCN_VARIANTS: dict[str, Callable[[ModelRun], Answer]] = {
-    RAW: lambda run: run.raw_answer(0.5),
-    DEFAULT: lambda run: run.events_answer(DEFAULT_RULES),
-    PUBLISHED: lambda run: run.events_answer(PUBLISHED_RULES),
-}
+FCN_VARIANTS = (RAW, DEFAULT, PUBLISHED)
+
 STELLA_SIM_FAMILIES = ("tess_2min",)  # stella's training domain (TESS 2-min)
 
 
@@ -117,6 +122,7 @@ class Evaluation:
     def __init__(self, model: Any, settings: Settings, peers: Sequence[str], data_dir: Path,
                  out: Path) -> None:
         self.model = model
+        self.default_rules = model_rules(model)
         self.settings = settings
         self.peers = list(peers)
         self.data_dir = data_dir
@@ -140,7 +146,12 @@ class Evaluation:
         return _run_peer(PEERS[key], curves, args, log=self.peer_log)
 
     def fcn_answers(self, runs: Sequence[ModelRun]) -> dict[str, list[Answer]]:
-        return {name: [variant(run) for run in runs] for name, variant in FCN_VARIANTS.items()}
+        variants: dict[str, Callable[[ModelRun], Answer]] = {
+            RAW: lambda run: run.raw_answer(0.5),
+            DEFAULT: lambda run: run.events_answer(self.default_rules),
+            PUBLISHED: lambda run: run.events_answer(PUBLISHED_RULES),
+        }
+        return {name: [variant(run) for run in runs] for name, variant in variants.items()}
 
     def originals(self) -> list[cases.Curve]:
         if self._originals is None:
@@ -421,9 +432,8 @@ class Evaluation:
             seconds.append(time.perf_counter() - start)
         return table, float(np.median(seconds))
 
-    @staticmethod
-    def _same_events(run: ModelRun, table: Any) -> bool:
-        starts, _, stops, _ = events_on_rows(run, DEFAULT_RULES)
+    def _same_events(self, run: ModelRun, table: Any) -> bool:
+        starts, _, stops, _ = events_on_rows(run, self.default_rules)
         return bool(np.array_equal(starts, np.asarray(table["istart"]))
                     and np.array_equal(stops, np.asarray(table["istop"])))
 
@@ -479,7 +489,7 @@ class Evaluation:
                       min_points=rules["min_points"], val_event_f1=val["event_f1"],
                       val_f1=val["f1"], val_iou=val["iou"], inj_event_f1=inj["event_f1"],
                       inj_target_recall=recall, inj_f1=inj["f1"], inj_iou=inj["iou"],
-                      real_per_30d=per_30, score=score, is_default=rules == DEFAULT_RULES)
+                      real_per_30d=per_30, score=score, is_default=rules == self.default_rules)
         table.rows.sort(key=lambda row: -row["score"])
         best = table.rows[0]
         current = next((r for r in table.rows if r["is_default"]), None)
@@ -574,7 +584,7 @@ def _metadata(args: argparse.Namespace, model: Any, settings: Settings,
                   "injection_tuning": cases.INJECTION_TUNING_SEED},
         "injection": {"amplitude_sigma": cases.AMPLITUDE_RANGE_SIGMA,
                       "fwhm_cadences": cases.FWHM_RANGE_CADENCES},
-        "default_rules": DEFAULT_RULES,
+        "default_rules": model_rules(model),
         "published_rules": PUBLISHED_RULES,
         "peers": {key: PEERS[key].version for key in peers},
         "torch_threads": torch.get_num_threads(),

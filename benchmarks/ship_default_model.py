@@ -49,6 +49,9 @@ def _card(run: Path, model: FCN4FlareModel, eval_dir: Path | None) -> str:
         f"- Input scaling `{c.input_scaling}`: (flux / median - 1) / robust point-to-point noise,",
         "  compressed as 5 asinh(z / 5).",
         f"- Weights SHA-256 (fcn4flare checksum): `{model.checksum()}`.",
+        f"- Detection threshold {c.detection_threshold:g} (`config.detection_threshold`, used by",
+        "  `lc.flares.detect()` unless `threshold=` is given), the best of the post-processing",
+        "  sweep of `benchmarks/evaluate_model.py`.",
         "",
         "## Training",
         "",
@@ -93,8 +96,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="output directory of fcn4flare train")
     parser.add_argument("--eval", type=Path, help="output directory of evaluate_model.py")
+    parser.add_argument("--threshold", type=float,
+                        help="detection threshold to record (default: the best threshold of "
+                             "the --eval post-processing sweep, else the checkpoint's)")
     args = parser.parse_args()
     model = FCN4FlareModel.from_pretrained(args.run / "best")
+    threshold = args.threshold
+    if threshold is None and args.eval is not None and (args.eval / "results.json").is_file():
+        results = json.loads((args.eval / "results.json").read_text())
+        best = results.get("recommended_rules", {})
+        threshold = best.get("threshold") if best.get("rules") == "default" else None
+    if threshold is not None:
+        model.config.detection_threshold = float(threshold)
     if DEST.exists():
         shutil.rmtree(DEST)
     model.save_pretrained(DEST)
