@@ -91,6 +91,7 @@ class FCN4FlareHFConfig(_BaseConfig):
         maskdice_threshold: float = 0.5,
         dropout_rate: float = 0.1,
         input_scaling: str = "median",
+        detection_threshold: float = 0.5,
         **kwargs: Any,
     ):
         defaults = FCN4FlareConfig()
@@ -103,6 +104,7 @@ class FCN4FlareHFConfig(_BaseConfig):
         self.maskdice_threshold = maskdice_threshold
         self.dropout_rate = dropout_rate
         self.input_scaling = input_scaling
+        self.detection_threshold = detection_threshold
         super().__init__(**kwargs)
 
     def to_fcn4flare_config(self) -> FCN4FlareConfig:

@@ -102,6 +102,15 @@ def test_save_round_trip_both_ways(random_model_dir, random_model, tmp_path):
     assert wrapped.to_fcn4flare() is not random_model  # a copy of the weights
 
 
+def test_detection_threshold_survives_the_transformers_round_trip(tmp_path):
+    model = make_random_model()
+    model.config.detection_threshold = 0.7
+    model.save_pretrained(tmp_path / "ours")
+    assert AutoConfig.from_pretrained(tmp_path / "ours").detection_threshold == 0.7
+    AutoModel.from_pretrained(tmp_path / "ours").save_pretrained(tmp_path / "hf")
+    assert FCN4FlareModel.from_pretrained(tmp_path / "hf").config.detection_threshold == 0.7
+
+
 def test_to_fcn4flare_shares_weights(random_model_dir):
     model = AutoModel.from_pretrained(random_model_dir)
     core = model.to_fcn4flare()
