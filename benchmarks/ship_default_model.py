@@ -2,7 +2,7 @@
 
 Usage::
 
-    fcn4flare train --recipe default --output runs/default          # ~75 min on 2 CPU threads
+    fcn4flare train --recipe default --output runs/default          # ~65 min on 2 CPU threads
     python benchmarks/evaluate_model.py --model runs/default/best --out runs/eval
     python benchmarks/eval_gj1243_replay.py --model runs/default/best --peers \
         > runs/eval/gj1243_replay.txt

@@ -485,7 +485,7 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 #: defaults that release relied on (linear decay to zero, gradient norm clipped at 1); the
 #: split is the release's per-file split.
 RECIPES: dict[str, dict[str, Any]] = {
-    # The settings that trained the shipped model fcn4flare-default (2 CPU threads, ~75 min).
+    # The settings that trained the shipped model fcn4flare-default (2 CPU threads, 65 min).
     # Kepler short cadence is weighted up from the simulator's mix: the flare-dense M dwarfs
     # observed at 1 min are the hardest case (benchmarks/eval_gj1243_replay.py).
     "default": {
