@@ -86,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if any("=" not in spec for spec in args.model):
+        parser.error("--model takes LABEL=SPEC, e.g. specialist=runs/family_long/best")
     models = dict(spec.split("=", 1) for spec in args.model)
 
     index = list(FAMILIES).index(args.family)
