@@ -72,8 +72,8 @@ def _card(run: Path, model: FCN4FlareModel, eval_dir: Path | None) -> str:
         f"{best['val_dice']:.3f}, IoU {best['val_iou']:.3f}, precision "
         f"{best['val_precision']:.3f}, recall {best['val_recall']:.3f}.",
         f"- Training time {wall / 60:.0f} min on {cfg['threads']} CPU threads "
-        f"({platform.processor() or platform.machine()}, torch {torch.__version__}), "
-        f"fcn4flare {__version__}.",
+        f"({platform.processor() or platform.machine()}, torch {torch.__version__}); "
+        f"shipped with fcn4flare {__version__}.",
         "",
     ]
     if eval_dir is not None and (eval_dir / "summary.md").is_file():
