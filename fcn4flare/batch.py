@@ -404,7 +404,7 @@ def _file_list(paths: Any) -> list[str]:
 
 
 def _check_options(model: Any, options: _Options) -> None:
-    _resolve_rules(options.rules, 0.5 if options.threshold is None else options.threshold)
+    _resolve_rules(options.rules, options.threshold)
     _resolve_model(model, options.device)
 
 

@@ -253,10 +253,10 @@ def _detect_with_tables(
 
     ``labels`` name the light curves in error messages ('' for none).
     """
-    if threshold is not None:
-        _resolve_rules(rules, threshold)  # bad arguments fail before a model is loaded
+    detection_rules = _resolve_rules(rules, threshold)
     net = _resolve_model(model, device)
-    detection_rules = _resolve_rules(rules, _threshold_for(net, threshold))
+    if threshold is None:
+        detection_rules["threshold"] = float(net.config.detection_threshold)
     detections = _detect_items(
         items,
         net,
@@ -398,19 +398,20 @@ def _device_of(model: FCN4FlareModel) -> torch.device:
     return device
 
 
-def _threshold_for(net: FCN4FlareModel, threshold: float | None) -> float:
-    """The threshold asked for, or the model's own when None."""
-    return net.config.detection_threshold if threshold is None else threshold
+def _resolve_rules(rules: Any, threshold: float | None) -> dict[str, Any]:
+    """Keyword arguments for `detect_events` from a preset name or a dict of overrides.
 
-
-def _resolve_rules(rules: Any, threshold: float) -> dict[str, Any]:
-    """Keyword arguments for `detect_events` from a preset name or a dict of overrides."""
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise InputError(f"threshold must be a number in [0, 1), got {threshold!r}.") from None
-    if not 0.0 <= threshold < 1.0:
-        raise InputError(f"threshold must be in [0, 1), got {threshold}.")
+    A None ``threshold`` (the model's own, known once it is loaded) is left out.
+    """
+    if threshold is not None:
+        try:
+            threshold = float(threshold)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"threshold must be a number in [0, 1), got {threshold!r}."
+            ) from None
+        if not 0.0 <= threshold < 1.0:
+            raise InputError(f"threshold must be in [0, 1), got {threshold}.")
     if rules is None:
         chosen: dict[str, Any] = dict(RULE_PRESETS["default"])
     elif isinstance(rules, str):
@@ -434,7 +435,8 @@ def _resolve_rules(rules: Any, threshold: float) -> dict[str, Any]:
         raise InputError(
             f"rules must be None, a preset name or a dict, got {type(rules).__name__}."
         )
-    chosen["threshold"] = threshold
+    if threshold is not None:
+        chosen["threshold"] = threshold
     return chosen
 
 

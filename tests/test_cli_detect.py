@@ -11,7 +11,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import FLARE_FLAGGED
+from conftest import FLARE_FLAGGED, make_threshold_model
 
 from fcn4flare import cli
 from fcn4flare.model import FCN4FlareModel
@@ -54,6 +54,15 @@ def test_options_reach_the_catalogue(kepler_file, threshold_model_dir, tmp_path)
     assert status == 0
     table = FlareTable.read(output)
     assert (table.meta["THRESH"], table.meta["RULES"]) == (0.9, "published")
+
+
+def test_without_threshold_the_model_s_own_is_used(kepler_file, tmp_path):
+    model = make_threshold_model()
+    model.config.detection_threshold = 0.9
+    model_dir = model.save_pretrained(tmp_path / "model")
+    output = tmp_path / "flares.ecsv"
+    assert _detect(kepler_file.path, "-o", output, model=model_dir) == 0
+    assert FlareTable.read(output).meta["THRESH"] == 0.9
 
 
 def test_bad_file_is_reported_and_skipped(
