@@ -26,11 +26,13 @@ Run::
     python benchmarks/eval_gj1243_replay.py --model fcn4flare-default [--model DIR ...] \
         [--peers [altaipony,stella]] [--days DAYS]
 
-It prints point-wise precision, recall, F1, IoU and AP and event recall/precision for every
-model (raw probability > 0.5, and the default post-processing at the model's own threshold)
-and, with ``--peers``, AltaiPony and stella (see ``benchmarks/peers/README.md``). stella
-needs about 5 minutes per 30 days of data here; ``--days`` restricts the replay to the first
-days of the catalogue.
+It prints the ceiling of the comparison (flagging every sample where the noiseless flare flux
+exceeds the noise, scored against the people's start and stop times); point-wise precision,
+recall, F1, IoU and AP and event recall/precision for every model (raw probability > 0.5, and
+the default post-processing at the model's own threshold) and, with ``--peers``, AltaiPony and
+stella (see ``benchmarks/peers/README.md``); last, each model's event recall in bins of
+catalogue peak flux over the white noise. stella needs about 5 minutes per 30 days of data
+here; ``--days`` restricts the replay to the first days of the catalogue.
 """
 
 from __future__ import annotations
@@ -47,11 +49,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from eval_cases import Curve  # noqa: E402
-from eval_methods import PEERS, model_rules, peer_available, run_model, run_peer  # noqa: E402
+from eval_methods import (  # noqa: E402
+    PEERS,
+    Answer,
+    model_rules,
+    peer_available,
+    run_model,
+    run_peer,
+)
 from eval_scoring import score_answers  # noqa: E402
 
 from fcn4flare.pretrained import load_model  # noqa: E402
 from fcn4flare.simulate import flare_equivalent_duration, flare_model  # noqa: E402
+from fcn4flare.simulate.backgrounds import _smooth_walk  # noqa: E402
 
 CATALOGUE = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "catalogs"
              / "gj1243_master_flares.tbl")
@@ -63,11 +73,6 @@ SEGMENT_GAP_DAYS = 1.5
 SEED = 1243
 
 
-def _smooth_walk(t: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
-    knots = np.arange(t[0], t[-1] + 2 * scale, scale)
-    return np.interp(t, knots, rng.standard_normal(knots.size))
-
-
 def read_catalogue(path: Path) -> dict[str, np.ndarray]:
     """Start, stop and peak time [d], peak flux and equivalent duration [s] of every flare."""
     table = np.loadtxt(path)
@@ -75,15 +80,20 @@ def read_catalogue(path: Path) -> dict[str, np.ndarray]:
             "rise": table[:, 5], "peak_flux": table[:, 7], "ed": table[:, 8]}
 
 
-def replay_curves(catalogue: dict[str, np.ndarray], seed: int = SEED) -> list[Curve]:
-    """The synthetic GJ 1243 light curve, one `Curve` per data segment, labelled by people."""
+PEAK_BINS = ((0, 4), (4, 6), (6, 10), (10, 20), (20, 50), (50, np.inf))
+
+
+def replay_curves(catalogue: dict[str, np.ndarray], seed: int = SEED
+                  ) -> tuple[list[Curve], list[np.ndarray]]:
+    """The synthetic GJ 1243 light curve, one `Curve` per data segment, labelled by people,
+    and the noiseless flare flux of each segment."""
     rng = np.random.default_rng(seed)
     order = np.argsort(catalogue["start"])
     cat = {key: value[order] for key, value in catalogue.items()}
     fwhm = _fwhm_from_ed(cat["peak_flux"], cat["ed"], cat["rise"])
     breaks = np.flatnonzero(np.diff(cat["start"]) > SEGMENT_GAP_DAYS)
     bounds = np.split(np.arange(cat["start"].size), breaks + 1)
-    curves = []
+    curves, flare_fluxes = [], []
     for k, members in enumerate(bounds):
         t0 = cat["start"][members[0]] - 0.2
         t1 = cat["stop"][members].max() + 0.2
@@ -102,7 +112,32 @@ def replay_curves(catalogue: dict[str, np.ndarray], seed: int = SEED) -> list[Cu
         curves.append(Curve(name=f"gj1243_segment{k:02d}", group="GJ 1243 replay", time=t,
                             flux=flux, flux_err=np.full(t.size, NOISE_SIGMA),
                             cadence_minutes=CADENCE_DAYS * 1440.0, labels=labels))
-    return curves
+        flare_fluxes.append(flares)
+    return curves, flare_fluxes
+
+
+def recall_by_peak(catalogue: dict[str, np.ndarray], curves: Sequence[Curve],
+                   flagged: Sequence[np.ndarray]) -> list[tuple[str, int, float]]:
+    """Event recall of the catalogue flares (any flagged sample between their start and stop
+    times) in bins of peak flux / white noise."""
+    t = np.concatenate([c.time for c in curves])
+    order = np.argsort(t)
+    t = t[order]
+    cumulative = np.concatenate([[0], np.cumsum(np.concatenate(flagged)[order])])
+    first = np.searchsorted(t, catalogue["start"], side="left")
+    last = np.searchsorted(t, catalogue["stop"], side="right")
+    found = cumulative[last] > cumulative[first]
+    ratio = catalogue["peak_flux"] / NOISE_SIGMA
+    out = []
+    for lo, hi in PEAK_BINS:
+        chosen = (ratio >= lo) & (ratio < hi)
+        out.append((f"{lo:g}-{hi:g}", int(chosen.sum()),
+                    float(found[chosen].mean()) if chosen.any() else float("nan")))
+    return out
+
+
+def _recall_line(name: str, bins: list[tuple[str, int, float]]) -> str:
+    return f"{name:<34} " + "  ".join(f"{b}: {r:.2f} ({n})" for b, n, r in bins)
 
 
 def _fwhm_from_ed(peak_flux: np.ndarray, ed_seconds: np.ndarray,
@@ -143,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.days is not None:
         keep = catalogue["start"] < catalogue["start"].min() + args.days
         catalogue = {key: value[keep] for key, value in catalogue.items()}
-    curves = replay_curves(catalogue)
+    curves, flare_fluxes = replay_curves(catalogue)
     n_points = sum(c.time.size for c in curves)
     days = sum(c.span_days for c in curves)
     labelled = sum(int(c.labels.sum()) for c in curves) / n_points
@@ -151,17 +186,26 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{days:.1f} d, {n_points} samples, {100 * labelled:.1f} % labelled (seed {SEED})")
     print(f"{'method':<34} {'P':>6} {'R':>6} {'F1':>6} {'IoU':>6} {'AP':>6} "
           f"{'ev R':>6} {'ev P':>6} {'flares':>6}")
+    oracle = [Answer(flagged=f > NOISE_SIGMA, score=None, answered=np.ones(f.size, bool))
+              for f in flare_fluxes]
+    print(_row("ceiling: true flare flux > noise", score_answers(curves, oracle)))
+    recalls = []
     for spec in args.model:
         model = load_model(spec)
+        rules = model_rules(model)
         start = time.perf_counter()
         runs = run_model(model, curves)
         elapsed = time.perf_counter() - start
-        label = Path(spec).name if Path(spec).exists() else spec
+        label = "/".join(Path(spec).parts[-2:]) if Path(spec).exists() else spec
         raw = score_answers(curves, [r.raw_answer(0.5) for r in runs])
         print(_row(f"{label} p>0.5", raw))
-        ruled = score_answers(curves, [r.events_answer(model_rules(model)) for r in runs])
+        answers = [r.events_answer(rules) for r in runs]
+        ruled = score_answers(curves, answers)
         ruled["average_precision"] = raw["average_precision"]
         print(_row(f"{label} default rules", ruled) + f"   ({elapsed:.1f} s)")
+        recalls.append(_recall_line(f"{label} default rules",
+                                    recall_by_peak(catalogue, curves,
+                                                   [a.flagged for a in answers])))
     for key in filter(None, args.peers.split(",")):
         peer = PEERS[key]
         if not peer_available(peer):
@@ -172,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elapsed = time.perf_counter() - start
         print(_row(peer.label, score_answers(curves, answers)) + f"   ({elapsed:.1f} s)")
     print("AP for the default rules is the probability's AP (the rules only cut events).")
+    print("\nEvent recall by catalogue peak / white noise (number of flares):")
+    print("\n".join(recalls))
     return 0
 
 
