@@ -106,10 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{'ev R':>6} {'false':>6}  clear recall")
     for label, spec in models.items():
         model = load_model(spec)
+        rules = model_rules(model)
         start = time.perf_counter()
         for data, curves in datasets.items():
             runs = run_model(model, curves, batch_size=1)
-            answers = [r.events_answer(model_rules(model)) for r in runs]
+            answers = [r.events_answer(rules) for r in runs]
             scores = score_answers(curves, answers)
             scores["average_precision"] = score_answers(
                 curves, [r.raw_answer(0.5) for r in runs])["average_precision"]
