@@ -104,7 +104,7 @@ def detect_flares_in_files(
     ----------
     paths : path-like or iterable of path-like
         Files ``lightkurve.read`` can open (Kepler, K2, TESS, and the high-level products
-        it knows), or a directory, whose FITS files are all taken.
+        it knows), or directories, whose FITS files are all taken.
     model : `~fcn4flare.model.FCN4FlareModel`, str, path-like or None
         The network (see `fcn4flare.detection.detect_flares`); loaded once (per process).
     threshold, rules, flux_column
@@ -392,15 +392,19 @@ def _n_workers(n_jobs: int, n_groups: int) -> int:
 
 def _file_list(paths: Any) -> list[str]:
     if isinstance(paths, (str, os.PathLike)):
-        path = Path(paths)
-        if path.is_dir():
-            return sorted(
-                str(p) for p in path.iterdir() if p.name.lower().endswith(_FITS_SUFFIXES)
-            )
-        return [os.fspath(paths)]
+        paths = [paths]
     if not isinstance(paths, Iterable):
         raise InputError(f"paths must be a path or an iterable of paths, got {paths!r}.")
-    return [os.fspath(path) for path in paths]
+    return [name for path in paths for name in _files_in(path)]
+
+
+def _files_in(path: Any) -> list[str]:
+    """A directory's FITS files (sorted), or the path itself."""
+    if Path(path).is_dir():
+        return sorted(
+            str(p) for p in Path(path).iterdir() if p.name.lower().endswith(_FITS_SUFFIXES)
+        )
+    return [os.fspath(path)]
 
 
 def _check_options(model: Any, options: _Options) -> None:

@@ -106,6 +106,9 @@ def test_directory_and_empty_input(kepler_file, tmp_path, threshold_model):
     empty = detect_flares_in_files([], model=threshold_model, progress=False)
     assert len(empty.table) == 0 and empty.processed == [] and empty.failures == []
     assert detect_flares_in_files(tmp_path, model=threshold_model, progress=False).processed == []
+    mixed = detect_flares_in_files([kepler_file.path.parent, tmp_path], model=threshold_model,
+                                   progress=False)
+    assert mixed.processed == [str(kepler_file.path)]
 
 
 def test_progress_bar(kepler_file, threshold_model, capsys):

@@ -65,6 +65,12 @@ def test_without_threshold_the_model_s_own_is_used(kepler_file, tmp_path):
     assert FlareTable.read(output).meta["THRESH"] == 0.9
 
 
+def test_a_folder_is_its_fits_files(kepler_file, threshold_model_dir, tmp_path):
+    output = tmp_path / "flares.ecsv"
+    assert _detect(kepler_file.path.parent, "-o", output, model=threshold_model_dir) == 0
+    assert set(FlareTable.read(output)["file"]) == {str(kepler_file.path)}
+
+
 def test_bad_file_is_reported_and_skipped(
     kepler_file, garbage_file, threshold_model_dir, tmp_path, caplog
 ):
