@@ -23,10 +23,6 @@ from pathlib import Path
 import torch
 
 from fcn4flare import FCN4FlareModel, __version__
-from fcn4flare.simulate.distributions import (
-    _MODERATE_AMPLITUDE_FRACTION,
-    _MODERATE_AMPLITUDE_RANGE_SIGMA,
-)
 from fcn4flare.simulate.injection import _ACTIVE_FLARE_RATE_RANGE, _P_ACTIVE_STAR
 
 DEST = Path(__file__).resolve().parents[1] / "fcn4flare" / "data" / "fcn4flare-default"
@@ -69,9 +65,7 @@ def _card(run: Path, model: FCN4FlareModel, eval_dir: Path | None) -> str:
         "  (mix: " + ", ".join(f"{k} {v:g}" for k, v in (cfg.get("cadence_mix") or {}).items())
         + f"); {_P_ACTIVE_STAR:.0%} of the examples are very active stars "
         f"({_ACTIVE_FLARE_RATE_RANGE[0]:g}-{_ACTIVE_FLARE_RATE_RANGE[1]:g} flares per 4096 "
-        f"samples); {_MODERATE_AMPLITUDE_FRACTION:.0%} of the flares are drawn log-uniformly at "
-        f"{_MODERATE_AMPLITUDE_RANGE_SIGMA[0]:g}-{_MODERATE_AMPLITUDE_RANGE_SIGMA[1]:g} times "
-        "the noise.",
+        "samples).",
         f"- Sequence length {cfg['seq_len']}, batch {cfg['batch_size']}, AdamW lr {cfg['lr']} "
         f"(weight decay {cfg['weight_decay']}), {cfg['lr_schedule']} schedule, "
         f"{cfg['epochs']} epochs x {cfg['steps_per_epoch']} steps,",
