@@ -63,7 +63,7 @@ def _card(run: Path, model: FCN4FlareModel, eval_dir: Path | None) -> str:
         "  look-alikes labelled 0 (cosmic rays, eclipsing binaries, RR Lyrae / delta Scuti,",
         "  flux jumps); cadences Kepler 1 and 29.4 min, TESS 20 s, 2, 3.3, 10 and 30 min",
         "  (mix: " + ", ".join(f"{k} {v:g}" for k, v in (cfg.get("cadence_mix") or {}).items())
-        + f"); {_P_ACTIVE_STAR:.0%} of the examples are very active stars "
+        + f"); {100 * _P_ACTIVE_STAR:g} % of the examples are very active stars "
         f"({_ACTIVE_FLARE_RATE_RANGE[0]:g}-{_ACTIVE_FLARE_RATE_RANGE[1]:g} flares per 4096 "
         "samples).",
         f"- Sequence length {cfg['seq_len']}, batch {cfg['batch_size']}, AdamW lr {cfg['lr']} "
