@@ -114,7 +114,11 @@ class FCN4FlareConfig:
                 f"FCN4FlareConfig: unknown input_scaling {self.input_scaling!r}; "
                 f"valid: {', '.join(SCALING_METHODS)}."
             )
-        if not 0.0 <= float(self.detection_threshold) < 1.0:
+        try:
+            threshold = float(self.detection_threshold)
+        except (TypeError, ValueError):
+            threshold = float("nan")
+        if not 0.0 <= threshold < 1.0:
             raise CheckpointError(
                 "FCN4FlareConfig: detection_threshold must be in [0, 1), got "
                 f"{self.detection_threshold!r}."

@@ -334,5 +334,6 @@ def test_detection_threshold_belongs_to_the_model(tmp_path):
     saved = json.loads((model.save_pretrained(tmp_path) / "config.json").read_text())
     assert saved["detection_threshold"] == 0.7
     assert FCN4FlareModel.from_pretrained(tmp_path).config.detection_threshold == 0.7
-    with pytest.raises(CheckpointError, match="detection_threshold must be in"):
-        FCN4FlareConfig(detection_threshold=1.0)
+    for bad in (1.0, -0.1, "high", None, float("nan")):
+        with pytest.raises(CheckpointError, match="detection_threshold must be in"):
+            FCN4FlareConfig(detection_threshold=bad)
