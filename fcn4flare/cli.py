@@ -232,8 +232,8 @@ def _add_detect(subparsers: Any) -> None:
                         help="catalogue to write (format from the suffix: .ecsv, .fits, .csv)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="probability above which a sample is flagged [the model's own: "
-                             "0.7 for the shipped model, 0.5 for published checkpoints]")
+                        help="probability above which a sample is flagged [the model's own "
+                             "config.detection_threshold; 0.5 for published checkpoints]")
     parser.add_argument("--rules", choices=("default", "published"), default="default",
                         help="post-processing rules [default]")
     parser.add_argument("--model", metavar="PATH", help="checkpoint directory (default: shipped)")

@@ -173,8 +173,8 @@ def detect_flares(
         See `predict_flare_probability`.
     threshold : float or None
         Probability a sample must exceed to be part of a flare, in [0, 1). None: the model's
-        own ``config.detection_threshold`` (0.7 for ``fcn4flare-default``, 0.5 for published
-        checkpoints).
+        own ``config.detection_threshold`` (chosen for the shipped model by its evaluation,
+        0.5 for published checkpoints).
     rules : {None, 'default', 'published'} or dict
         Post-processing rules (keyword arguments of
         `~fcn4flare.postprocessing.detect_events` other than ``threshold``). None or
