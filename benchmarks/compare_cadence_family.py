@@ -95,9 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir.is_dir():
         real = _real_sets(args.data_dir, args.family)
         datasets.update({f"injected {name}": curves for name, curves in real.items()})
-        if len(real) > 1:
-            datasets["injected, all files"] = [c for curves in real.values() for c in curves]
     else:
+        real = {}
         print(f"no real light curves in {args.data_dir}: simulated data only")
 
     print(f"Cadence family {args.family}: default rules (merge_gap 3, min_points 3) at each "
@@ -108,8 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_model(spec)
         rules = model_rules(model)
         start = time.perf_counter()
-        for data, curves in datasets.items():
-            runs = run_model(model, curves, batch_size=1)
+        scored = {data: (curves, run_model(model, curves, batch_size=1))
+                  for data, curves in datasets.items()}
+        if len(real) > 1:  # the union of the files, without running the network again
+            files = [value for data, value in scored.items() if data.startswith("injected")]
+            scored["injected, all files"] = ([c for curves, _ in files for c in curves],
+                                             [r for _, runs in files for r in runs])
+        for data, (curves, runs) in scored.items():
             answers = [r.events_answer(rules) for r in runs]
             scores = score_answers(curves, answers)
             scores["average_precision"] = score_answers(
