@@ -217,6 +217,7 @@ def test_training_distributions_are_broad_and_independent(minutes):
     assert 0.15 < np.mean(amp < sigma) < 0.4  # undetectable ones exist
     assert np.mean(amp > 1.0) > 0.02  # so do flares brighter than the star
     assert np.mean(amp > 30 * sigma) > 0.1
+    assert 0.4 < np.mean((amp > 3 * sigma) & (amp < 30 * sigma)) < 0.6  # moderate: weighted up
     assert np.mean(fwhm < 3) > 0.05 and np.mean(fwhm > 120) > 0.05  # minutes to hours
     assert fwhm.min() >= 0.1 and fwhm.max() <= 720
     assert abs(np.corrcoef(np.log(amp), np.log(fwhm))[0, 1]) < 0.05
