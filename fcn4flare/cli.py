@@ -18,6 +18,7 @@ from typing import Any
 
 from . import __version__
 from .exceptions import FCN4FlareError, InputError
+from .preprocessing import SCALING_METHODS
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -39,7 +40,7 @@ _TRAIN_SPECIAL = {
 _TRAIN_CHOICES = {
     "split": ("star", "file"),
     "lr_schedule": ("none", "step", "cosine", "linear"),
-    "input_scaling": ("median", "median_noise", "median_noise_asinh"),
+    "input_scaling": tuple(SCALING_METHODS),
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from astropy import units as u
 from astropy.time import Time, TimeDelta
+from scipy.ndimage import median_filter
 
 from .exceptions import FCN4FlareWarning, InputError
 
@@ -33,6 +34,8 @@ __all__ = [
     "regular_grid",
     "scale_flux",
     "robust_noise",
+    "running_median",
+    "BASELINE_WINDOW",
     "SCALING_METHODS",
     "QUALITY_BITMASKS",
     "DEFAULT_MIN_SAMPLES",
@@ -318,15 +321,19 @@ def _scale_median(flux: np.ndarray) -> np.ndarray:
     return _divide_by_median(flux)
 
 
-def _scale_median_noise(flux: np.ndarray) -> np.ndarray:
+def _noise_or_error(flux: np.ndarray, method: str) -> float:
     noise = robust_noise(flux)
     if not noise > 0:
         raise InputError(
             "scale_flux: the robust point-to-point noise of the flux is zero (most consecutive "
-            "samples differ by exactly the same amount), so 'median_noise' scaling is "
+            f"samples differ by exactly the same amount), so {method!r} scaling is "
             "undefined; use 'median' or add the real noise."
         )
-    return (_divide_by_median(flux) - 1.0) / noise
+    return noise
+
+
+def _scale_median_noise(flux: np.ndarray) -> np.ndarray:
+    return (_divide_by_median(flux) - 1.0) / _noise_or_error(flux, "median_noise")
 
 
 #: Noise units below which ``median_noise_asinh`` is linear; above, it grows logarithmically.
@@ -340,12 +347,71 @@ def _scale_median_noise_asinh(flux: np.ndarray) -> np.ndarray:
     return ASINH_SOFTENING * np.arcsinh(z / ASINH_SOFTENING)
 
 
+#: Length, in samples, of the running median that ``running_median_noise_asinh`` subtracts.
+BASELINE_WINDOW = 127
+
+
+def running_median(values: Any, window: int = BASELINE_WINDOW) -> np.ndarray:
+    """Running median of the finite values, NaN kept where ``values`` is NaN.
+
+    Finite samples on either side of a run of NaN are treated as neighbours; at the ends the
+    window is filled with the first or last finite value.
+
+    Parameters
+    ----------
+    values : array-like
+        Values, NaN for missing samples.
+    window : int
+        Window length in samples (made odd, and at most the number of finite values).
+
+    Returns
+    -------
+    ndarray
+        A new float64 array of the same length.
+
+    Raises
+    ------
+    InputError
+        ``window`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.preprocessing import running_median
+    >>> running_median([1.0, 1.0, 9.0, np.nan, 1.0, 2.0], window=3)
+    array([ 1.,  1.,  1., nan,  2.,  2.])
+    """
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise InputError(f"running_median: window must be a positive integer, got {window!r}.")
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan)
+    finite = np.isfinite(values)
+    n = int(finite.sum())
+    if n:
+        size = min(int(window), n)
+        size -= 1 - size % 2
+        out[finite] = median_filter(values[finite], size=size, mode="nearest")
+    return out
+
+
+def _scale_running_median_noise_asinh(flux: np.ndarray) -> np.ndarray:
+    # The star's own variability (spots, trends) is removed before the compression, so a
+    # flare on the bright or faint phase of a spotted star reaches the network at the same
+    # size as on a quiet star; the window is long next to most flares and short next to
+    # rotation, and it also trims flare tails that are hidden in the noise.
+    relative = _divide_by_median(flux)
+    noise = _noise_or_error(flux, "running_median_noise_asinh")
+    z = (relative - running_median(relative)) / noise
+    return ASINH_SOFTENING * np.arcsinh(z / ASINH_SOFTENING)
+
+
 #: Flux scalings known to `scale_flux`: name -> function of a float array returning a new
 #: float array. Add an entry to make a new method available everywhere.
 SCALING_METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "median": _scale_median,
     "median_noise": _scale_median_noise,
     "median_noise_asinh": _scale_median_noise_asinh,
+    "running_median_noise_asinh": _scale_running_median_noise_asinh,
 }
 
 
@@ -355,7 +421,7 @@ def scale_flux(flux: Any, method: str = "median") -> np.ndarray:
     Parameters
     ----------
     flux : array-like or `~astropy.units.Quantity`
-        Flux; NaN values stay NaN. The unit is irrelevant (both methods are ratios).
+        Flux; NaN values stay NaN. The unit is irrelevant (every method is a ratio).
     method : str
         ``"median"``: ``flux / nanmedian(flux)``, what the published checkpoints were trained
         on. ``"median_noise"``: ``(flux / nanmedian(flux) - 1) / robust_noise(flux)``. Any key

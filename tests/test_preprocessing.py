@@ -554,3 +554,48 @@ def test_median_noise_asinh_is_linear_for_noise_and_compresses_outliers():
     np.testing.assert_allclose(x[small], z[small], atol=0.01)
     assert x[100] == pytest.approx(ASINH_SOFTENING * np.arcsinh(z[100] / ASINH_SOFTENING))
     assert 20 < x[100] < 30
+
+
+def test_running_median_skips_nan_and_follows_a_trend():
+    from fcn4flare.preprocessing import running_median
+
+    values = np.linspace(0.0, 10.0, 101)
+    values[50] = np.nan
+    values[20] = 1e3  # a single outlier does not move the median
+    out = running_median(values, window=5)
+    assert np.isnan(out[50])
+    assert out[20] == pytest.approx(values[19] + 0.2)
+    np.testing.assert_allclose(out[30:40], values[30:40])
+    np.testing.assert_array_equal(running_median([np.nan, np.nan]), [np.nan, np.nan])
+
+
+@pytest.mark.parametrize("window", [0, -3, 2.5, True, "7"])
+def test_running_median_rejects_a_bad_window(window):
+    from fcn4flare.preprocessing import running_median
+
+    with pytest.raises(InputError, match="window must be a positive integer"):
+        running_median([1.0, 2.0, 3.0], window=window)
+
+
+def test_running_median_scaling_removes_spots_and_keeps_a_flare():
+    from fcn4flare.preprocessing import BASELINE_WINDOW
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    noise = 1e-3
+    spots = 0.03 * np.sin(2 * np.pi * np.arange(n) / 900.0)  # 30 noise units
+    flux = 1.0 + spots + noise * rng.standard_normal(n)
+    flux[2000:2010] += 10 * noise * np.exp(-np.arange(10) / 3.0)
+    x = scale_flux(flux, "running_median_noise_asinh")
+    quiet = np.r_[0:1900, 2100:n]
+    assert np.std(x[quiet]) == pytest.approx(1.0, abs=0.1)  # only the white noise is left
+    assert np.abs(np.median(x[quiet])) < 0.1
+    assert x[2000] > 5  # the flare peak, 10 noise units, survives the compression unharmed
+    global_scaled = scale_flux(flux, "median_noise_asinh")
+    assert np.std(global_scaled[quiet]) > 5  # the spots dominate the global scaling
+    assert BASELINE_WINDOW % 2 == 1
+
+
+def test_running_median_scaling_names_itself_when_the_noise_is_zero():
+    with pytest.raises(InputError, match="'running_median_noise_asinh' scaling is undefined"):
+        scale_flux(np.ones(50), "running_median_noise_asinh")

@@ -194,7 +194,7 @@ class TrainingConfig:
     dropout_rate: float = _field(0.1, "dropout before the segmentation head")
     maskdice_threshold: float = _field(0.5, "probability threshold of the Mask Dice loss")
     input_scaling: str = _field(
-        "median_noise", "flux scaling: median, median_noise or median_noise_asinh"
+        "median_noise", "flux scaling: a key of fcn4flare.preprocessing.SCALING_METHODS"
     )
     init_from: str | None = _field(None, "checkpoint to start from (fine-tuning)")
     # optimisation
