@@ -63,7 +63,7 @@ class FCN4FlareConfig:
     input_scaling : str
         How flux is scaled before it enters the network: ``"median"`` (flux divided by its
         NaN-median, what the published checkpoints expect), ``"median_noise"``
-        ((flux / median - 1) divided by the robust point-to-point noise) or
+        ((flux / median - 1) divided by the robust point-to-point noise),
         ``"median_noise_asinh"`` (the same, compressed above 5 noise units by an asinh: what
         this project's model is trained with) or ``"running_median_noise_asinh"`` (the same
         after subtracting a running median of the star's flux: what the shipped model uses
