@@ -38,9 +38,12 @@ def _scaling_lines(scaling: str, trained_with: str) -> list[str]:
                                       "samples) / robust point-to-point noise, compressed as "
                                       "5 asinh(z / 5)",
     }
-    lines = [f"- Input scaling `{scaling}`: {what.get(scaling, 'see SCALING_METHODS')}."]
+    def describe(name: str) -> str:
+        return what.get(name, "see fcn4flare.preprocessing.SCALING_METHODS")
+
+    lines = [f"- Input scaling `{scaling}`: {describe(scaling)}."]
     if scaling != trained_with:
-        lines += [f"  Trained with `{trained_with}` ({what.get(trained_with, '')}); detection",
+        lines += [f"  Trained with `{trained_with}` ({describe(trained_with)}); detection",
                   "  removes the star's variability first, which was measured better on the",
                   "  evaluation below (see docs/benchmarks.rst)."]
     return lines

@@ -340,11 +340,14 @@ def _scale_median_noise(flux: np.ndarray) -> np.ndarray:
 ASINH_SOFTENING = 5.0
 
 
-def _scale_median_noise_asinh(flux: np.ndarray) -> np.ndarray:
+def _compress(z: np.ndarray) -> np.ndarray:
     # Light curves span 1 to 1000 noise units (spots, pulsations, huge flares); compressing
     # the large values keeps one loud example from dominating BatchNorm's statistics.
-    z = _scale_median_noise(flux)
     return ASINH_SOFTENING * np.arcsinh(z / ASINH_SOFTENING)
+
+
+def _scale_median_noise_asinh(flux: np.ndarray) -> np.ndarray:
+    return _compress(_scale_median_noise(flux))
 
 
 #: Length, in samples, of the running median that ``running_median_noise_asinh`` subtracts.
@@ -401,8 +404,7 @@ def _scale_running_median_noise_asinh(flux: np.ndarray) -> np.ndarray:
     # rotation, and it also trims flare tails that are hidden in the noise.
     relative = _divide_by_median(flux)
     noise = _noise_or_error(flux, "running_median_noise_asinh")
-    z = (relative - running_median(relative)) / noise
-    return ASINH_SOFTENING * np.arcsinh(z / ASINH_SOFTENING)
+    return _compress((relative - running_median(relative)) / noise)
 
 
 #: Flux scalings known to `scale_flux`: name -> function of a float array returning a new
