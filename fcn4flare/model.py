@@ -65,8 +65,9 @@ class FCN4FlareConfig:
         NaN-median, what the published checkpoints expect), ``"median_noise"``
         ((flux / median - 1) divided by the robust point-to-point noise),
         ``"median_noise_asinh"`` (the same, compressed above 5 noise units by an asinh: what
-        this project's model is trained with) or ``"running_median_noise_asinh"`` (the same
-        after subtracting a running median of the star's flux: what the shipped model uses
+        this project's model is trained with), ``"running_median_noise_asinh"`` (the same
+        after subtracting a running median of the star's flux) or ``"trend_noise_asinh"``
+        (after subtracting `~fcn4flare.detrending.stellar_trend`: what the shipped model uses
         for detection). See `~fcn4flare.preprocessing.SCALING_METHODS`.
         Checkpoints without this key are published ones, hence ``"median"``.
     detection_threshold : float

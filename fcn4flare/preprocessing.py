@@ -25,6 +25,7 @@ from astropy import units as u
 from astropy.time import Time, TimeDelta
 from scipy.ndimage import median_filter
 
+from .detrending import stellar_trend
 from .exceptions import FCN4FlareWarning, InputError
 
 __all__ = [
@@ -407,6 +408,12 @@ def _scale_running_median_noise_asinh(flux: np.ndarray) -> np.ndarray:
     return _compress((relative - running_median(relative)) / noise)
 
 
+def _scale_trend_noise_asinh(flux: np.ndarray) -> np.ndarray:
+    relative = _divide_by_median(flux)
+    noise = _noise_or_error(flux, "trend_noise_asinh")
+    return _compress((relative - stellar_trend(relative, noise)) / noise)
+
+
 #: Flux scalings known to `scale_flux`: name -> function of a float array returning a new
 #: float array. Add an entry to make a new method available everywhere.
 SCALING_METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -414,6 +421,7 @@ SCALING_METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "median_noise": _scale_median_noise,
     "median_noise_asinh": _scale_median_noise_asinh,
     "running_median_noise_asinh": _scale_running_median_noise_asinh,
+    "trend_noise_asinh": _scale_trend_noise_asinh,
 }
 
 

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+
+from fcn4flare.detrending import (
+    QUIET_SCATTER,
+    TREND_WINDOW,
+    flare_masked_trend,
+    local_quadratic,
+    stellar_trend,
+)
+from fcn4flare.exceptions import InputError
+from fcn4flare.preprocessing import BASELINE_WINDOW, running_median, scale_flux
+
+
+def test_local_quadratic_reproduces_a_parabola_across_gaps():
+    x = np.arange(300.0)
+    y = 2e-5 * (x - 120.0) ** 2 - 0.3
+    y[[10, 11, 150, 151, 152]] = np.nan
+    truth = 2e-5 * (x - 120.0) ** 2 - 0.3
+    np.testing.assert_allclose(local_quadratic(y, 31), truth, atol=1e-9)  # gaps included
+
+
+def test_local_quadratic_matches_savitzky_golay_on_complete_data():
+    from scipy.signal import savgol_filter
+
+    y = np.random.default_rng(0).standard_normal(500)
+    middle = slice(20, -20)  # savgol_filter treats the ends differently
+    np.testing.assert_allclose(local_quadratic(y, 21)[middle],
+                               savgol_filter(y, 21, 2)[middle], atol=1e-9)
+
+
+def test_local_quadratic_ignores_zero_weight_samples():
+    y = np.linspace(0.0, 1.0, 101)
+    spiked = y.copy()
+    spiked[50:55] += 100.0
+    weights = np.ones(y.size)
+    weights[50:55] = 0
+    np.testing.assert_allclose(local_quadratic(spiked, 21, weights), y, atol=1e-9)
+
+
+def test_local_quadratic_is_undetermined_with_too_few_samples():
+    assert np.isnan(local_quadratic([1.0, 2.0, np.nan, np.nan], 5)).all()
+    assert local_quadratic([], 5).shape == (0,)
+
+
+@pytest.mark.parametrize("window", [1, 2, 7.0, True, "9"])
+def test_local_quadratic_rejects_a_bad_window(window):
+    with pytest.raises(InputError, match="window must be an integer of at least 3"):
+        local_quadratic(np.ones(10), window)
+
+
+def test_local_quadratic_rejects_weights_of_another_length():
+    with pytest.raises(InputError, match="3 weights for 4 values"):
+        local_quadratic(np.ones(4), 3, np.ones(3))
+
+
+def _spotted_star(n=6000, period=1500.0, amplitude=0.02, noise=1e-3, seed=3):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    star = amplitude * np.sin(2 * np.pi * t / period)
+    return t, star, star + noise * rng.standard_normal(n)
+
+
+def test_flare_masked_trend_follows_the_star_and_not_the_flare():
+    t, star, flux = _spotted_star()
+    flare = np.where(t >= 3000, 0.03 * np.exp(-(t - 3000) / 20.0), 0.0)
+    trend = flare_masked_trend(flux + flare, 1e-3)
+    assert np.max(np.abs(trend - star)[200:-200]) < 1e-3  # within one noise unit
+    unmasked = local_quadratic(flux + flare, TREND_WINDOW)
+    assert unmasked[3010] - star[3010] > 3e-3  # without masking the flare lifts the fit
+
+
+def test_flare_masked_trend_keeps_nan_and_checks_its_arguments():
+    _, _, flux = _spotted_star(n=1000)
+    flux[100:110] = np.nan
+    trend = flare_masked_trend(flux, 1e-3)
+    assert np.isnan(trend[100:110]).all() and np.isfinite(np.delete(trend, range(100, 110))).all()
+    with pytest.raises(InputError, match="noise must be positive"):
+        flare_masked_trend(flux, 0.0)
+    with pytest.raises(InputError, match="iterations must be a positive integer"):
+        flare_masked_trend(flux, 1e-3, iterations=0)
+
+
+def test_stellar_trend_removes_the_running_median_bias_at_extrema():
+    t, star, flux = _spotted_star(amplitude=0.03, period=800.0)
+    median_residual = (flux - running_median(flux, BASELINE_WINDOW)) / 1e-3
+    trend_residual = (flux - stellar_trend(flux, 1e-3)) / 1e-3
+    near_maximum = np.abs(t % 800 - 200) < 40
+    assert np.mean(median_residual[near_maximum]) > 0.6  # the median sits below a maximum
+    assert abs(np.mean(trend_residual[near_maximum])) < 0.2
+
+
+def test_stellar_trend_falls_back_to_the_running_median_for_a_fast_rotator():
+    t, star, flux = _spotted_star(period=80.0)  # the running median cannot follow it
+    scatter = np.std(flux - running_median(flux, BASELINE_WINDOW)) / 1e-3
+    assert scatter > QUIET_SCATTER
+    np.testing.assert_array_equal(stellar_trend(flux, 1e-3),
+                                  running_median(flux, BASELINE_WINDOW))
+
+
+def test_stellar_trend_of_nothing_finite_is_nan():
+    assert np.isnan(stellar_trend(np.full(5, np.nan), 1.0)).all()
+    with pytest.raises(InputError, match="noise must be positive"):
+        stellar_trend(np.ones(5), np.nan)
+
+
+def test_trend_scaling_centres_a_spotted_star_and_keeps_a_flare():
+    t, star, flux = _spotted_star()
+    flux = 1.0 + flux
+    flux[3000:3010] += 10e-3 * np.exp(-np.arange(10) / 3.0)
+    x = scale_flux(flux, "trend_noise_asinh")
+    quiet = np.r_[200:2900, 3100:5800]
+    assert np.std(x[quiet]) == pytest.approx(1.0, abs=0.1)
+    assert abs(np.mean(x[quiet])) < 0.1
+    assert x[3000] > 5
+    with pytest.raises(InputError, match="'trend_noise_asinh' scaling is undefined"):
+        scale_flux(np.ones(50), "trend_noise_asinh")
