@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from fcn4flare import FCN4FlareModel, InputError
+from fcn4flare import FCN4FlareModel, FCN4FlareWarning, InputError
 from fcn4flare import simulate as simulate_module
 from fcn4flare.training import (
     LOG_COLUMNS,
@@ -467,10 +467,14 @@ def test_output_dir_holding_a_run_is_protected(tmp_path, easy_simulator):
 
 def test_fine_tuning_starts_from_a_checkpoint(tmp_path, easy_simulator):
     first = train(_config(tmp_path, "first", epochs=1, input_scaling="median"))
-    tuned = train(_config(tmp_path, "tuned", epochs=1, init_from=str(first.best_dir),
-                          hidden_dim=16, input_scaling="median_noise"))
+    with pytest.warns(FCN4FlareWarning, match="expects input scaling 'median'.*'median_noise' "
+                                              "is not used"):
+        tuned = train(_config(tmp_path, "tuned", epochs=1, init_from=str(first.best_dir),
+                              hidden_dim=16, input_scaling="median_noise"))
     model = tuned.load_best()
     assert model.config.hidden_dim == 8 and model.config.input_scaling == "median"
+    recorded = json.loads((tuned.best_dir / "training_config.json").read_text())
+    assert recorded["input_scaling"] == "median"  # what the run really used
 
 
 def test_resume_with_another_architecture_is_refused(tmp_path, easy_simulator):

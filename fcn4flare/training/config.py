@@ -103,7 +103,9 @@ class TrainingConfig:
         published one (truncated or extended by doubling for another ``depth``).
     init_from : str, optional
         Start from this checkpoint (fine-tuning); its architecture and ``input_scaling``
-        replace the fields above.
+        replace the fields above (a `~fcn4flare.exceptions.FCN4FlareWarning` names a
+        configured scaling that is not used; edit the checkpoint's ``config.json`` to
+        fine-tune it to another scaling).
     lr, weight_decay : float
         AdamW learning rate and weight decay.
     batch_size : int

@@ -461,6 +461,15 @@ class _Run:
         _seed_everything(config.seed)
         resuming = self._check_output_dir()
         self.model = _new_model(config)
+        if self.model.config.input_scaling != config.input_scaling:
+            warnings.warn(
+                f"init_from: {config.init_from} expects input scaling "
+                f"{self.model.config.input_scaling!r}, which fine-tuning keeps; the configured "
+                f"{config.input_scaling!r} is not used (set input_scaling in the checkpoint's "
+                "config.json to fine-tune it to another scaling).", FCN4FlareWarning,
+                stacklevel=3)
+            self.config = config = dataclasses.replace(
+                config, input_scaling=self.model.config.input_scaling)
         self.data = build_datasets(config, self.model.config.input_scaling)
         self.steps_per_epoch = _steps_per_epoch(self.data["train"], config)
         self.model.to(self.device)
