@@ -49,7 +49,7 @@ _MIN_WEIGHT = 5.0
 def _check_window(window: Any, where: str) -> int:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 3:
         raise InputError(f"{where}: window must be an integer of at least 3, got {window!r}.")
-    return int(window) // 2
+    return (int(window) - 1) // 2
 
 
 def local_quadratic(values: Any, window: int = TREND_WINDOW, weights: Any = None) -> np.ndarray:
@@ -137,8 +137,8 @@ def flare_masked_trend(
     """Local-quadratic trend of a light curve with its flares masked.
 
     Iterates `local_quadratic`: samples more than ``clip * noise`` above the trend, widened by
-    ``window // 16`` samples on each side to take in rises and tails, and samples more than
-    ``2 * clip * noise`` below it are left out of the next fit.
+    about ``window / 16`` samples (at least 2) on each side to take in rises and tails, and
+    samples more than ``2 * clip * noise`` below it are left out of the next fit.
 
     Parameters
     ----------

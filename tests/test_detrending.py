@@ -38,6 +38,11 @@ def test_local_quadratic_ignores_zero_weight_samples():
     np.testing.assert_allclose(local_quadratic(spiked, 21, weights), y, atol=1e-9)
 
 
+def test_local_quadratic_rounds_an_even_window_down():
+    y = np.random.default_rng(5).standard_normal(200)
+    np.testing.assert_array_equal(local_quadratic(y, 22), local_quadratic(y, 21))
+
+
 def test_local_quadratic_is_undetermined_with_too_few_samples():
     assert np.isnan(local_quadratic([1.0, 2.0, np.nan, np.nan], 5)).all()
     assert local_quadratic([], 5).shape == (0,)
