@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from fcn4flare import FCN4FlareModel, __version__
-from fcn4flare.detrending import QUIET_SCATTER, TREND_WINDOW
-from fcn4flare.preprocessing import BASELINE_WINDOW, SCALING_METHODS
+from fcn4flare.detrending import BASELINE_WINDOW, QUIET_SCATTER, TREND_WINDOW
+from fcn4flare.preprocessing import SCALING_METHODS
 from fcn4flare.simulate.injection import _ACTIVE_FLARE_RATE_RANGE, _P_ACTIVE_STAR
 
 DEST = Path(__file__).resolve().parents[1] / "fcn4flare" / "data" / "fcn4flare-default"

@@ -4,9 +4,9 @@
 (`fcn4flare.preprocessing.scale_flux`) subtracts. It chooses, per light curve, between two
 estimates of the quiescent flux:
 
-* where a running median of `~fcn4flare.preprocessing.BASELINE_WINDOW` samples already
-  leaves only noise (robust scatter of the residual at most `QUIET_SCATTER` noise units), the
-  star varies slowly next to that window, and `flare_masked_trend` follows it more closely: a
+* where a `running_median` of `BASELINE_WINDOW` samples already leaves only noise (robust
+  scatter of the residual at most `QUIET_SCATTER` noise units), the star varies slowly next
+  to that window, and `flare_masked_trend` follows it more closely: a
   local quadratic over `TREND_WINDOW` samples with flares masked. A running median is biased
   at the extrema of spot modulation (below a maximum, above a minimum), which hides faint
   flares near a minimum and invents bumps near a maximum; the quadratic is not;
@@ -21,15 +21,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import binary_dilation
+from astropy.stats import mad_std
+from scipy.ndimage import binary_dilation, median_filter
 from scipy.signal import oaconvolve
 
+from .characterize import _fill_by_interpolation
 from .exceptions import InputError
 
 __all__ = [
+    "BASELINE_WINDOW",
     "TREND_WINDOW",
     "QUIET_SCATTER",
     "CLIP_SIGMA",
+    "running_median",
     "local_quadratic",
     "flare_masked_trend",
     "stellar_trend",
@@ -44,6 +48,54 @@ QUIET_SCATTER = 1.5
 CLIP_SIGMA = 3.0
 _ITERATIONS = 3
 _MIN_WEIGHT = 5.0
+
+
+#: Length, in samples, of the running median that ``running_median_noise_asinh`` subtracts
+#: and that `stellar_trend` falls back to.
+BASELINE_WINDOW = 127
+
+
+def running_median(values: Any, window: int = BASELINE_WINDOW) -> np.ndarray:
+    """Running median of the finite values, NaN kept where ``values`` is NaN.
+
+    Finite samples on either side of a run of NaN are treated as neighbours; at the ends the
+    window is filled with the first or last finite value.
+
+    Parameters
+    ----------
+    values : array-like
+        Values, NaN for missing samples.
+    window : int
+        Window length in samples (made odd, and at most the number of finite values).
+
+    Returns
+    -------
+    ndarray
+        A new float64 array of the same length.
+
+    Raises
+    ------
+    InputError
+        ``window`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.detrending import running_median
+    >>> running_median([1.0, 1.0, 9.0, np.nan, 1.0, 2.0], window=3)
+    array([ 1.,  1.,  1., nan,  2.,  2.])
+    """
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise InputError(f"running_median: window must be a positive integer, got {window!r}.")
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan)
+    finite = np.isfinite(values)
+    n = int(finite.sum())
+    if n:
+        size = min(int(window), n)
+        size -= 1 - size % 2
+        out[finite] = median_filter(values[finite], size=size, mode="nearest")
+    return out
 
 
 def _check_window(window: Any, where: str) -> int:
@@ -118,14 +170,6 @@ def local_quadratic(values: Any, window: int = TREND_WINDOW, weights: Any = None
     return out
 
 
-def _fill(values: np.ndarray, fallback: float) -> np.ndarray:
-    good = np.isfinite(values)
-    if not good.any():
-        return np.full(values.shape, fallback)
-    index = np.arange(values.size)
-    return np.interp(index, index[good], values[good])
-
-
 def flare_masked_trend(
     values: Any,
     noise: float,
@@ -191,7 +235,9 @@ def flare_masked_trend(
     keep = finite
     trend = np.full(y.shape, fallback)
     for _ in range(int(iterations)):
-        trend = _fill(local_quadratic(y, window, keep), fallback)
+        trend = local_quadratic(y, window, keep)
+        trend = (_fill_by_interpolation(trend) if np.isfinite(trend).any()
+                 else np.full(y.shape, fallback))
         residual = np.where(finite, y - trend, 0.0) / noise
         high = binary_dilation(residual > clip, structure=grow)
         keep = finite & ~high & (residual >= -2 * clip)
@@ -203,7 +249,7 @@ def stellar_trend(values: Any, noise: float) -> np.ndarray:
     """The quiescent flux under a light curve's flares, as ``trend_noise_asinh`` subtracts it.
 
     `flare_masked_trend` over `TREND_WINDOW` samples when a running median of
-    `~fcn4flare.preprocessing.BASELINE_WINDOW` samples leaves a residual whose robust scatter
+    `BASELINE_WINDOW` samples leaves a residual whose robust scatter
     is at most `QUIET_SCATTER` times ``noise``; that running median otherwise.
 
     Parameters
@@ -235,8 +281,6 @@ def stellar_trend(values: Any, noise: float) -> np.ndarray:
     >>> bool(abs(residual[(t > 300) & (t < 450)].mean()) < 0.5)  # near a maximum
     True
     """
-    from .preprocessing import BASELINE_WINDOW, running_median
-
     if not (np.isfinite(noise) and noise > 0):
         raise InputError(f"stellar_trend: noise must be positive and finite, got {noise}.")
     y = np.asarray(values, dtype=np.float64)
@@ -244,7 +288,6 @@ def stellar_trend(values: Any, noise: float) -> np.ndarray:
     residual = (y - median)[np.isfinite(y)] / noise
     if residual.size == 0:
         return median
-    scatter = 1.4826 * np.median(np.abs(residual - np.median(residual)))
-    if scatter > QUIET_SCATTER:
+    if mad_std(residual) > QUIET_SCATTER:
         return median
     return flare_masked_trend(y, noise, TREND_WINDOW)

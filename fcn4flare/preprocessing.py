@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 from astropy import units as u
 from astropy.time import Time, TimeDelta
-from scipy.ndimage import median_filter
 
-from .detrending import stellar_trend
+from .detrending import running_median, stellar_trend
 from .exceptions import FCN4FlareWarning, InputError
 
 __all__ = [
@@ -35,8 +34,6 @@ __all__ = [
     "regular_grid",
     "scale_flux",
     "robust_noise",
-    "running_median",
-    "BASELINE_WINDOW",
     "SCALING_METHODS",
     "QUALITY_BITMASKS",
     "DEFAULT_MIN_SAMPLES",
@@ -349,53 +346,6 @@ def _compress(z: np.ndarray) -> np.ndarray:
 
 def _scale_median_noise_asinh(flux: np.ndarray) -> np.ndarray:
     return _compress(_scale_median_noise(flux))
-
-
-#: Length, in samples, of the running median that ``running_median_noise_asinh`` subtracts.
-BASELINE_WINDOW = 127
-
-
-def running_median(values: Any, window: int = BASELINE_WINDOW) -> np.ndarray:
-    """Running median of the finite values, NaN kept where ``values`` is NaN.
-
-    Finite samples on either side of a run of NaN are treated as neighbours; at the ends the
-    window is filled with the first or last finite value.
-
-    Parameters
-    ----------
-    values : array-like
-        Values, NaN for missing samples.
-    window : int
-        Window length in samples (made odd, and at most the number of finite values).
-
-    Returns
-    -------
-    ndarray
-        A new float64 array of the same length.
-
-    Raises
-    ------
-    InputError
-        ``window`` is not a positive integer.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fcn4flare.preprocessing import running_median
-    >>> running_median([1.0, 1.0, 9.0, np.nan, 1.0, 2.0], window=3)
-    array([ 1.,  1.,  1., nan,  2.,  2.])
-    """
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise InputError(f"running_median: window must be a positive integer, got {window!r}.")
-    values = np.asarray(values, dtype=np.float64)
-    out = np.full(values.shape, np.nan)
-    finite = np.isfinite(values)
-    n = int(finite.sum())
-    if n:
-        size = min(int(window), n)
-        size -= 1 - size % 2
-        out[finite] = median_filter(values[finite], size=size, mode="nearest")
-    return out
 
 
 def _scale_running_median_noise_asinh(flux: np.ndarray) -> np.ndarray:

@@ -2,14 +2,16 @@ import numpy as np
 import pytest
 
 from fcn4flare.detrending import (
+    BASELINE_WINDOW,
     QUIET_SCATTER,
     TREND_WINDOW,
     flare_masked_trend,
     local_quadratic,
+    running_median,
     stellar_trend,
 )
 from fcn4flare.exceptions import InputError
-from fcn4flare.preprocessing import BASELINE_WINDOW, running_median, scale_flux
+from fcn4flare.preprocessing import scale_flux
 
 
 def test_local_quadratic_reproduces_a_parabola_across_gaps():

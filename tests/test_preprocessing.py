@@ -557,7 +557,7 @@ def test_median_noise_asinh_is_linear_for_noise_and_compresses_outliers():
 
 
 def test_running_median_skips_nan_and_follows_a_trend():
-    from fcn4flare.preprocessing import running_median
+    from fcn4flare.detrending import running_median
 
     values = np.linspace(0.0, 10.0, 101)
     values[50] = np.nan
@@ -573,7 +573,7 @@ def test_running_median_skips_nan_and_follows_a_trend():
 
 @pytest.mark.parametrize("window", [0, -3, 2.5, True, "7"])
 def test_running_median_rejects_a_bad_window(window):
-    from fcn4flare.preprocessing import running_median
+    from fcn4flare.detrending import running_median
 
     with pytest.raises(InputError, match="window must be a positive integer"):
         running_median([1.0, 2.0, 3.0], window=window)
