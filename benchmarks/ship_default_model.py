@@ -7,7 +7,7 @@ Usage::
     python benchmarks/eval_gj1243_replay.py --model runs/default/best --peers \
         > runs/eval/gj1243_replay.txt
     python benchmarks/ship_default_model.py runs/default --eval runs/eval \
-        --input-scaling trend_noise_asinh
+        --input-scaling rotation_trend_noise_asinh
 
 The card records the architecture, the training recipe, seed, time and hardware (from the
 run's own logs), and the evaluation tables written by ``evaluate_model.py``.
@@ -44,6 +44,13 @@ def _scaling_lines(scaling: str, trained_with: str) -> list[str]:
                              f"of {BASELINE_WINDOW} samples leaves at most {QUIET_SCATTER} times "
                              "the noise, that running median otherwise "
                              "(fcn4flare.detrending.stellar_trend)",
+        "rotation_trend_noise_asinh": "as trend_noise_asinh, except for stars whose trend "
+                                      f"leaves more than {QUIET_SCATTER} times the noise (fast "
+                                      "rotators): there, if it leaves at most that, the "
+                                      "prediction of each sample from the rotations before and "
+                                      "after it (fcn4flare.rotation.rotation_trend), with the "
+                                      "residual divided by its local robust scatter over one "
+                                      "period where that exceeds the noise",
     }
     def describe(name: str) -> str:
         return what.get(name, "see fcn4flare.preprocessing.SCALING_METHODS")

@@ -37,6 +37,7 @@ __all__ = [
     "local_quadratic",
     "flare_masked_trend",
     "stellar_trend",
+    "residual_scatter",
 ]
 
 #: Length, in samples, of the local quadratic of `flare_masked_trend`.
@@ -285,9 +286,34 @@ def stellar_trend(values: Any, noise: float) -> np.ndarray:
         raise InputError(f"stellar_trend: noise must be positive and finite, got {noise}.")
     y = np.asarray(values, dtype=np.float64)
     median = running_median(y, BASELINE_WINDOW)
-    residual = (y - median)[np.isfinite(y)] / noise
-    if residual.size == 0:
-        return median
-    if mad_std(residual) > QUIET_SCATTER:
+    if not np.isfinite(y).any() or residual_scatter(y, median, noise) > QUIET_SCATTER:
         return median
     return flare_masked_trend(y, noise, TREND_WINDOW)
+
+
+def residual_scatter(values: Any, trend: Any, noise: float) -> float:
+    """Robust scatter of ``values - trend`` in units of ``noise``: 1 when the trend leaves noise.
+
+    Parameters
+    ----------
+    values, trend : array-like
+        Relative flux and a trend of it, NaN for missing samples (skipped).
+    noise : float
+        Point-to-point noise of ``values``.
+
+    Returns
+    -------
+    float
+        `~astropy.stats.mad_std` of the finite residuals divided by ``noise``; NaN if none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.detrending import residual_scatter
+    >>> flux = np.random.default_rng(4).normal(0.0, 2e-3, 10000)
+    >>> round(residual_scatter(flux, np.zeros(flux.size), 1e-3), 1)
+    2.0
+    """
+    residual = (np.asarray(values, dtype=np.float64) - np.asarray(trend, dtype=np.float64))
+    residual = residual[np.isfinite(residual)]
+    return float(mad_std(residual) / noise) if residual.size else np.nan

@@ -66,9 +66,11 @@ class FCN4FlareConfig:
         ((flux / median - 1) divided by the robust point-to-point noise),
         ``"median_noise_asinh"`` (the same, compressed above 5 noise units by an asinh: what
         this project's model is trained with), ``"running_median_noise_asinh"`` (the same
-        after subtracting a running median of the star's flux) or ``"trend_noise_asinh"``
-        (after subtracting `~fcn4flare.detrending.stellar_trend`: what the shipped model uses
-        for detection). See `~fcn4flare.preprocessing.SCALING_METHODS`.
+        after subtracting a running median of the star's flux), ``"trend_noise_asinh"``
+        (after subtracting `~fcn4flare.detrending.stellar_trend`) or
+        ``"rotation_trend_noise_asinh"`` (the same, with fast rotators detrended by
+        `~fcn4flare.rotation.rotation_trend`: what the shipped model uses for detection).
+        See `~fcn4flare.preprocessing.SCALING_METHODS`.
         Checkpoints without this key are published ones, hence ``"median"``.
     detection_threshold : float
         Probability threshold that detections with this model use unless told otherwise
