@@ -25,8 +25,8 @@ from astropy import units as u
 from astropy.time import Time, TimeDelta
 
 from .detrending import QUIET_SCATTER, residual_scatter, running_median, stellar_trend
-from .rotation import MIN_PERIOD, local_scatter, rotation_period, rotation_trend
 from .exceptions import FCN4FlareWarning, InputError
+from .rotation import MIN_PERIOD, local_scatter, rotation_period, rotation_trend
 
 __all__ = [
     "PreparedLightCurve",

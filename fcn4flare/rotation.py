@@ -195,7 +195,7 @@ def _segments(finite: np.ndarray, longest_gap: int) -> list[tuple[int, int]]:
     breaks = np.flatnonzero(np.diff(index) > longest_gap)
     starts = np.r_[index[0], index[breaks + 1]]
     stops = np.r_[index[breaks], index[-1]] + 1
-    return list(zip(starts.tolist(), stops.tolist()))
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
 def _segment_trend(y: np.ndarray, noise: float, period: float, rotations: int) -> np.ndarray:
