@@ -135,15 +135,29 @@ def _card(run: Path, model: FCN4FlareModel, eval_dir: Path | None) -> str:
         "- Small flares of 4-6 times the noise are mostly missed (the GJ 1243 replay's recall",
         "  by peak above).",
     ]
-    if c.input_scaling == "trend_noise_asinh":
+    if c.input_scaling in ("trend_noise_asinh", "rotation_trend_noise_asinh"):
         lines += [
             "- The trend under a flare is fitted with the flare masked above 3 times the noise;",
             "  the part of a long tail that is within 3 times the noise of the trend is partly",
             f"  followed by it (the quadratic spans {TREND_WINDOW} samples), so stop times and",
             "  equivalent durations of long, faint-tailed flares are underestimated.",
+        ]
+    if c.input_scaling == "trend_noise_asinh":
+        lines += [
             "- On stars whose variability a running median cannot follow (fast rotators at long",
             f"  cadence) the trend is that {BASELINE_WINDOW}-sample running median, and flares",
             "  on steep spot slopes are missed more often.",
+        ]
+    if c.input_scaling == "rotation_trend_noise_asinh":
+        lines += [
+            "- Fast rotators whose spots change faster than the neighbouring rotations predict",
+            f"  (residual above {QUIET_SCATTER} times the noise; Kepler Q2 and K2 C4 here) keep",
+            f"  the {BASELINE_WINDOW}-sample running median, and flares on their steep spot",
+            "  slopes are missed more often (see the evaluation). Where the rotation trend is",
+            "  used, spot changes it does not predict can still be flagged.",
+            "- Amplitudes and equivalent durations in the flare table are measured against a",
+            "  local running median (fcn4flare.characterize), not against the rotation trend:",
+            "  on a fast rotator's steep slope they are rough.",
         ]
     if c.input_scaling == "running_median_noise_asinh":
         lines += [
