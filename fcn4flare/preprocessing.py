@@ -24,9 +24,9 @@ import numpy as np
 from astropy import units as u
 from astropy.time import Time, TimeDelta
 
-from .detrending import QUIET_SCATTER, residual_scatter, running_median, stellar_trend
+from .detrending import running_median, stellar_trend
 from .exceptions import FCN4FlareWarning, InputError
-from .rotation import MIN_PERIOD, local_scatter, rotation_period, rotation_trend
+from .rotation import local_scatter, trend_with_rotation
 
 __all__ = [
     "PreparedLightCurve",
@@ -366,22 +366,15 @@ def _scale_trend_noise_asinh(flux: np.ndarray) -> np.ndarray:
 
 
 def _scale_rotation_trend_noise_asinh(flux: np.ndarray) -> np.ndarray:
-    # As trend_noise_asinh, but where stellar_trend leaves more than noise (fast rotators)
-    # and the star repeats itself well enough, its own neighbouring rotations are the trend;
-    # their residual is divided by its local scatter, where that exceeds the noise, so that
-    # the changes of spots that they do not predict are not taken for slow flares.
+    # Where the rotation trend is chosen, its residual is divided by its local scatter where
+    # that exceeds the noise, so that the changes of spots that the neighbouring rotations do
+    # not predict are not taken for slow flares.
     relative = _divide_by_median(flux)
     noise = _noise_or_error(flux, "rotation_trend_noise_asinh")
-    trend = stellar_trend(relative, noise)
+    trend, period = trend_with_rotation(relative, noise)
     z = (relative - trend) / noise
-    if residual_scatter(relative, trend, noise) > QUIET_SCATTER:
-        period, _ = rotation_period(relative)
-        if np.isfinite(period) and period >= MIN_PERIOD:
-            rotation = rotation_trend(relative, noise, period)
-            if residual_scatter(relative, rotation, noise) <= QUIET_SCATTER:
-                z = (relative - rotation) / noise
-                scatter = local_scatter(z, int(period) | 1)
-                z = z / np.fmax(scatter, 1.0)
+    if np.isfinite(period):
+        z = z / np.fmax(local_scatter(z, int(period) | 1), 1.0)
     return _compress(z)
 
 

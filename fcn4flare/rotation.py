@@ -13,7 +13,7 @@ return new arrays.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from astropy.stats import mad_std
@@ -21,7 +21,14 @@ from astropy.timeseries import LombScargle
 from scipy.ndimage import binary_dilation, label
 
 from .characterize import _fill_by_interpolation
-from .detrending import CLIP_SIGMA, local_quadratic, running_median
+from .detrending import (
+    CLIP_SIGMA,
+    QUIET_SCATTER,
+    local_quadratic,
+    residual_scatter,
+    running_median,
+    stellar_trend,
+)
 from .exceptions import InputError
 
 __all__ = [
@@ -30,6 +37,8 @@ __all__ = [
     "rotation_period",
     "rotation_trend",
     "local_scatter",
+    "StarTrend",
+    "trend_with_rotation",
 ]
 
 #: Shortest period, in samples, that `rotation_period` searches.
@@ -154,6 +163,68 @@ def rotation_trend(
         trend[start:stop] = _segment_trend(y[start:stop], noise, float(period), int(rotations))
     trend[~finite] = np.nan
     return trend
+
+
+class StarTrend(NamedTuple):
+    """The trend `trend_with_rotation` chose, and the rotation period if it is the rotation's."""
+
+    #: The trend, in the units of the values it was fitted to; NaN where they are NaN.
+    trend: np.ndarray
+    #: Period in samples of `rotation_trend` when that is the trend, NaN otherwise.
+    period: float
+
+
+def trend_with_rotation(values: Any, noise: float) -> StarTrend:
+    """`~fcn4flare.detrending.stellar_trend`, or `rotation_trend` where only that follows the star.
+
+    Where `~fcn4flare.detrending.stellar_trend` leaves a residual whose robust scatter exceeds
+    `~fcn4flare.detrending.QUIET_SCATTER` times ``noise`` (a star that varies faster than
+    its running median can follow) and `rotation_trend`, at the `rotation_period`, leaves at
+    most that, the rotation trend is returned; the stellar trend otherwise. This is the trend
+    of the ``rotation_trend_noise_asinh`` input scaling, and the quiescent flux that flare
+    tables of such stars are measured against.
+
+    Parameters
+    ----------
+    values : array-like
+        Relative flux on a regular grid, NaN for missing samples.
+    noise : float
+        Point-to-point noise of ``values``.
+
+    Returns
+    -------
+    StarTrend
+        ``trend`` (a new array) and ``period`` (NaN unless the rotation trend was chosen).
+
+    Raises
+    ------
+    InputError
+        ``noise`` is not positive and finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.rotation import trend_with_rotation
+    >>> t = np.arange(4000)
+    >>> noise = 1e-3 * np.random.default_rng(5).standard_normal(t.size)
+    >>> fast = 0.02 * np.sin(2 * np.pi * t / 57.3) + noise
+    >>> round(trend_with_rotation(fast, 1e-3).period, 1)
+    57.3
+    >>> slow = 0.02 * np.sin(2 * np.pi * t / 3000) + noise
+    >>> bool(np.isnan(trend_with_rotation(slow, 1e-3).period))
+    True
+    """
+    y = np.asarray(values, dtype=np.float64)
+    trend = stellar_trend(y, noise)
+    if not residual_scatter(y, trend, noise) > QUIET_SCATTER:
+        return StarTrend(trend, np.nan)
+    period, _ = rotation_period(y)
+    if not (np.isfinite(period) and period >= MIN_PERIOD):
+        return StarTrend(trend, np.nan)
+    rotation = rotation_trend(y, noise, period)
+    if residual_scatter(y, rotation, noise) > QUIET_SCATTER:
+        return StarTrend(trend, np.nan)
+    return StarTrend(rotation, float(period))
 
 
 def local_scatter(residual: Any, window: int) -> np.ndarray:

@@ -94,3 +94,22 @@ def test_rotation_scaling_detrends_a_fast_rotator_and_leaves_quiet_stars_alone()
     assert scaled[2000] > 4
     np.testing.assert_array_equal(quiet, scale_flux(1 + 1e-3 * np.random.default_rng(3)
                                                     .standard_normal(4000), "trend_noise_asinh"))
+
+
+def test_trend_with_rotation_chooses_the_rotation_only_where_it_is_needed():
+    from fcn4flare.detrending import stellar_trend
+    from fcn4flare.rotation import trend_with_rotation
+
+    _, _, fast = spotted_star()
+    chosen = trend_with_rotation(fast, 1e-3)
+    assert chosen.period == pytest.approx(PERIOD, rel=0.01)
+    np.testing.assert_array_equal(chosen.trend, rotation_trend(fast, 1e-3, chosen.period))
+    t = np.arange(4000)
+    slow = 0.02 * np.sin(2 * np.pi * t / 3000) + 1e-3 * np.random.default_rng(6).standard_normal(
+        t.size)
+    quiet = trend_with_rotation(slow, 1e-3)
+    assert np.isnan(quiet.period)
+    np.testing.assert_array_equal(quiet.trend, stellar_trend(slow, 1e-3))
+    noise = 1e-3 * np.random.default_rng(8).standard_normal(4000)
+    erratic = np.cumsum(noise) * 0.5 + noise  # varies fast but does not repeat
+    assert np.isnan(trend_with_rotation(erratic, 1e-3).period)
