@@ -23,12 +23,20 @@ import numpy as np
 import torch
 from astropy import units as u
 
+from .characterize import _fill_by_interpolation
 from .exceptions import InputError
 from .inference import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, predict_probability
 from .model import FCN4FlareModel
 from .postprocessing import DEFAULT_RULES, PUBLISHED_RULES, detect_events
-from .preprocessing import DEFAULT_MAX_GAP, GridMap, PreparedLightCurve, prepare_light_curve
+from .preprocessing import (
+    DEFAULT_MAX_GAP,
+    GridMap,
+    PreparedLightCurve,
+    prepare_light_curve,
+    robust_noise,
+)
 from .pretrained import DEFAULT_MODEL, load_model
+from .rotation import trend_with_rotation
 from .table import FlareTable
 
 __all__ = ["detect_flares", "predict_flare_probability", "RULE_PRESETS"]
@@ -350,10 +358,39 @@ def _flare_table(
     meta.update(model_meta)
     meta["THRESH"] = float(detection_rules["threshold"])
     meta["RULES"] = _rules_label(rules_name)
+    quiescent = _rotation_quiescent(detection) if starts.size else None
     with _labelled(label):
         return FlareTable.from_events(
-            lc.time, lc.flux, starts, peaks, stops, events.score, events.max_score, meta=meta
+            lc.time, lc.flux, starts, peaks, stops, events.score, events.max_score, meta=meta,
+            quiescent=quiescent,
         )
+
+
+def _rotation_quiescent(detection: _Detection) -> Any:
+    """A fast rotator's rotation trend at the input rows, in flux units; None for other stars.
+
+    Against a running median, which cannot follow such a star, amplitudes and equivalent
+    durations of its flares are off by tens of per cent; other stars keep the default
+    quiescent level of `~fcn4flare.characterize.measure_flares`.
+    """
+    flux = detection.prepared.flux
+    values = np.asarray(getattr(flux, "value", flux), dtype=np.float64)
+    grid = detection.grid.to_grid(values)
+    finite = grid[np.isfinite(grid)]
+    median = float(np.median(finite)) if finite.size else np.nan
+    if not median > 0:
+        return None
+    try:
+        noise = robust_noise(grid)
+    except InputError:
+        return None
+    if not noise > 0:
+        return None
+    trend, period = trend_with_rotation(grid / median, noise)
+    if not np.isfinite(period):
+        return None
+    level = _fill_by_interpolation(median * detection.grid.from_grid(trend))
+    return level * flux.unit if isinstance(flux, u.Quantity) else level
 
 
 # --------------------------------------------------------------------------- helpers

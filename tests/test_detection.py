@@ -357,3 +357,31 @@ def test_table_round_trips_through_files(kepler_lc, threshold_model_dir, tmp_pat
     assert back["tpeak"].format == "bkjd"
     for key in ("TARGET", "MODEL", "MODELSUM", "THRESH", "RULES", "QUARTER", "FLUXCOL"):
         assert back.meta[key] == flares.meta[key], key
+
+
+# --------------------------------------------------------------------------- fast rotators
+
+
+@pytest.mark.parametrize("offset", [6, 18, 42])
+def test_flares_of_a_fast_rotator_are_measured_against_its_rotation(offset):
+    # A 1.2-day rotator at Kepler's 30-minute cadence, 30 times the noise in amplitude, with
+    # a flare of 10 noise units decaying over 5 hours on the slope of its spot modulation.
+    from fcn4flare.characterize import measure_flares
+
+    t = np.arange(3000)
+    phase = 2 * np.pi * t / 57.3
+    star = 0.02 * np.sin(phase) + 0.01 * np.sin(2 * phase + 1.0)
+    peak = 1500 + offset
+    flare = np.where(t >= peak, 0.01 * np.exp(-(t - peak) / 10.0), 0.0)
+    flux = 1 + star + flare + 1e-3 * np.random.default_rng(7).standard_normal(t.size)
+    lc = lk.LightCurve(time=t * 29.4244 / 1440, flux=flux)
+    table = detect_flares(lc)
+    row = np.argmin(np.abs(table["tpeak"].value - lc.time.value[peak]))
+    true_ed = 0.01 * 10.0 * 29.4244 * 60  # seconds
+    amplitude = u.Quantity(table["amplitude"][row]).to_value(u.dimensionless_unscaled)
+    assert amplitude == pytest.approx(0.01 / (1 + star[peak]), rel=0.1)
+    assert table["equivalent_duration"][row].to_value(u.s) == pytest.approx(true_ed, rel=0.15)
+    start, stop = np.searchsorted(lc.time.value, [table["tstart"][row].value,
+                                                  table["tstop"][row].value])
+    running = measure_flares(lc.time.value, flux, [start], [stop])  # the default level
+    assert abs(running["equivalent_duration"][0].to_value(u.s) / true_ed - 1) > 0.5
