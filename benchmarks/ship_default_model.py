@@ -155,9 +155,6 @@ def _card(run: Path, model: FCN4FlareModel, eval_dir: Path | None) -> str:
             f"  the {BASELINE_WINDOW}-sample running median, and flares on their steep spot",
             "  slopes are missed more often (see the evaluation). Where the rotation trend is",
             "  used, spot changes it does not predict can still be flagged.",
-            "- Amplitudes and equivalent durations in the flare table are measured against a",
-            "  local running median (fcn4flare.characterize), not against the rotation trend:",
-            "  on a fast rotator's steep slope they are rough.",
         ]
     if c.input_scaling == "running_median_noise_asinh":
         lines += [
