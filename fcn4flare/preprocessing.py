@@ -183,7 +183,8 @@ class PreparedLightCurve:
         array([1., 2., 1., 1.])
         """
         grid = self.grid(max_gap=max_gap)
-        return grid.to_grid(scale_flux(self.flux, scaling)), grid
+        # Scaled on the grid: trends and rotation phases are counted in cadences, not rows.
+        return scale_flux(grid.to_grid(self.flux), scaling), grid
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

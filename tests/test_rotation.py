@@ -113,3 +113,20 @@ def test_trend_with_rotation_chooses_the_rotation_only_where_it_is_needed():
     noise = 1e-3 * np.random.default_rng(8).standard_normal(4000)
     erratic = np.cumsum(noise) * 0.5 + noise  # varies fast but does not repeat
     assert np.isnan(trend_with_rotation(erratic, 1e-3).period)
+
+
+def test_model_input_counts_rotations_in_cadences_across_missing_rows():
+    # Rows missing for half a period (as across a Kepler data gap) would flip the phase of
+    # every later rotation if the trend counted rows instead of cadences.
+    from fcn4flare.preprocessing import prepare_light_curve
+
+    t, _, flux = spotted_star()
+    keep = np.ones(t.size, dtype=bool)
+    for start in (700, 1500, 2300, 3100):
+        keep[start:start + 28] = False
+    lc = prepare_light_curve(t[keep] * 29.4244 / 1440, 1 + flux[keep])
+    scaled, grid = lc.model_input("rotation_trend_noise_asinh")
+    assert grid.size == t.size
+    assert np.nanstd(scaled) < 0.8
+    assert np.nanstd(scale_flux(1 + flux[keep], "rotation_trend_noise_asinh")) > 0.9
+
