@@ -12,6 +12,7 @@ return new arrays.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from typing import Any, NamedTuple
 
@@ -215,6 +216,20 @@ def trend_with_rotation(values: Any, noise: float) -> StarTrend:
     True
     """
     y = np.asarray(values, dtype=np.float64)
+    # Detection asks twice for the same light curve (model input, then the flare table's
+    # quiescent level); the last answer is kept, and handed out as a copy.
+    key = (hashlib.blake2b(y.tobytes(), digest_size=16).digest(), y.shape, float(noise))
+    if _last_trend and _last_trend[0] == key:
+        return StarTrend(_last_trend[1].copy(), _last_trend[2])
+    chosen = _choose_trend(y, noise)
+    _last_trend[:] = [key, chosen.trend.copy(), chosen.period]
+    return chosen
+
+
+_last_trend: list[Any] = []
+
+
+def _choose_trend(y: np.ndarray, noise: float) -> StarTrend:
     trend = stellar_trend(y, noise)
     if not residual_scatter(y, trend, noise) > QUIET_SCATTER:
         return StarTrend(trend, np.nan)

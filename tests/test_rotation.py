@@ -130,3 +130,12 @@ def test_model_input_counts_rotations_in_cadences_across_missing_rows():
     assert np.nanstd(scaled) < 0.8
     assert np.nanstd(scale_flux(1 + flux[keep], "rotation_trend_noise_asinh")) > 0.9
 
+
+def test_trend_with_rotation_hands_out_copies_of_its_last_answer():
+    from fcn4flare.rotation import trend_with_rotation
+
+    _, _, fast = spotted_star()
+    first = trend_with_rotation(fast, 1e-3)
+    first.trend[:] = 0.0
+    again = trend_with_rotation(fast, 1e-3)
+    np.testing.assert_array_equal(again.trend, rotation_trend(fast, 1e-3, again.period))
