@@ -1,4 +1,4 @@
-"""Time and peak memory of each input scaling of `fcn4flare.preprocessing.scale_flux`.
+"""Time and peak memory of each input scaling of `fcn4flare.scaling.scale_flux`.
 
 Run from the repository root::
 
@@ -18,8 +18,8 @@ import tracemalloc
 
 import numpy as np
 
-import fcn4flare.rotation
-from fcn4flare.preprocessing import SCALING_METHODS, scale_flux
+import fcn4flare.trend
+from fcn4flare.scaling import SCALING_METHODS, scale_flux
 
 __all__ = ["star", "main"]
 
@@ -39,7 +39,7 @@ def star(n: int, rotator: bool, seed: int = 0) -> np.ndarray:
 
 
 def _timed(flux: np.ndarray, method: str) -> float:
-    fcn4flare.rotation._last_trend.clear()  # time the computation, not the kept last answer
+    fcn4flare.trend._last_trend.clear()  # time the computation, not the kept last answer
     start = time.perf_counter()
     scale_flux(flux, method)
     return time.perf_counter() - start
@@ -56,7 +56,7 @@ def main() -> None:
             for method in SCALING_METHODS:
                 scale_flux(flux, method)
                 times = [_timed(flux, method) for _ in range(args.repeats)]
-                fcn4flare.rotation._last_trend.clear()
+                fcn4flare.trend._last_trend.clear()
                 tracemalloc.start()
                 scale_flux(flux, method)
                 peak = tracemalloc.get_traced_memory()[1]

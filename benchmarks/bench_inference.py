@@ -214,7 +214,7 @@ def memory(
 
 
 def _default_model() -> str | None:
-    from fcn4flare.pretrained import DEFAULT_MODEL, available_models
+    from fcn4flare.network import DEFAULT_MODEL, available_models
 
     return None if DEFAULT_MODEL in available_models() else "missing"
 
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     _print_environment(args.threads)
     print(f"Throughput of predict_flare_probability, {THROUGHPUT_POINTS:,} points at 2-min "
           f"cadence, median of {args.repeats} after a warm-up:")
-    from fcn4flare.inference import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+    from fcn4flare.network import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
 
     cases = [
         (f"{name} (chunk_size {DEFAULT_CHUNK_SIZE})", model, {}),

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import fcn4flare
-    from fcn4flare.pretrained import DEFAULT_MODEL, available_models
+    from fcn4flare.network import DEFAULT_MODEL, available_models
 
     if args.model is None and DEFAULT_MODEL not in available_models():
         parser.error("no shipped default model in this installation; pass --model DIR")

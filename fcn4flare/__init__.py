@@ -1,34 +1,58 @@
 """fcn4flare: stellar flare detection with the FCN4Flare fully convolutional network.
 
-``import fcn4flare`` registers the ``flares`` accessor on `lightkurve.LightCurve`.
+``import fcn4flare`` registers the ``flares`` accessor on `lightkurve.LightCurve` and
+nothing heavier: PyTorch and the network load on first use (the names below are resolved
+lazily, as pandas does for its optional parts).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 try:
     from ._version import version as __version__
 except ImportError:  # pragma: no cover - not installed from a git checkout
     __version__ = "0.1.0.dev0"
 
-from . import accessor, metrics, simulate  # noqa: F401  (accessor registers lc.flares)
-from .batch import BatchResult, detect_flares_in_files, detect_flares_original
-from .detection import detect_flares, predict_flare_probability
+from .detection.accessor import register_accessor as _register_accessor
 from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exceptions_all
-from .model import FCN4FlareConfig, FCN4FlareModel, FCN4FlareOutput
-from .pretrained import load_model
-from .table import FlareTable
 
-__all__ = [
-    "FCN4FlareConfig",
-    "FCN4FlareModel",
-    "FCN4FlareOutput",
-    "FlareTable",
-    "detect_flares",
-    "predict_flare_probability",
-    "detect_flares_in_files",
-    "detect_flares_original",
-    "BatchResult",
-    "load_model",
-    "metrics",
-    "simulate",
-    *_exceptions_all,
-]
+_register_accessor()
+
+# Public name -> module that defines it; imported on first access.
+_LAZY = {
+    "FlareDetector": "fcn4flare.detection.detector",
+    "Detection": "fcn4flare.detection.detector",
+    "DetectionRules": "fcn4flare.detection.rules",
+    "detect_flares": "fcn4flare.detection.detector",
+    "predict_flare_probability": "fcn4flare.detection.detector",
+    "BatchResult": "fcn4flare.detection.batch",
+    "detect_flares_in_files": "fcn4flare.detection.batch",
+    "detect_flares_original": "fcn4flare.detection.batch",
+    "FCN4FlareConfig": "fcn4flare.network.model",
+    "FCN4FlareModel": "fcn4flare.network.model",
+    "FCN4FlareOutput": "fcn4flare.network.model",
+    "load_model": "fcn4flare.network.pretrained",
+    "FlareTable": "fcn4flare.catalog.table",
+    "StarTrend": "fcn4flare.trend.choose",
+}
+_SUBMODULES = ("metrics", "simulate", "training", "evaluation", "catalog", "detection",
+               "lightcurve", "trend", "scaling", "network")
+
+__all__ = [*_LAZY, "metrics", "simulate", *_exceptions_all]  # noqa: F405  (lazy names)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fcn4flare.{name}")
+    raise AttributeError(f"module 'fcn4flare' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})

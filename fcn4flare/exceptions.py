@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["FCN4FlareError", "InputError", "CheckpointError", "FCN4FlareWarning"]
+__all__ = [
+    "FCN4FlareError",
+    "InputError",
+    "CheckpointError",
+    "FCN4FlareWarning",
+    "FCN4FlareDeprecationWarning",
+]
 
 
 class FCN4FlareError(Exception):
@@ -19,3 +25,7 @@ class CheckpointError(FCN4FlareError, OSError):
 
 class FCN4FlareWarning(UserWarning):
     """Something was accepted but deserves the user's attention."""
+
+
+class FCN4FlareDeprecationWarning(FCN4FlareWarning, DeprecationWarning):
+    """A name or call that still works but has moved or will go; the message says where."""

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import PADDING_LABEL, find_runs
 from .exceptions import FCN4FlareWarning, InputError
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "evaluate",
 ]
 
-PADDING_LABEL = -100
 """Label value marking a padded sample (the convention of the training data)."""
 
 EPSILON = 1e-8
@@ -308,8 +308,8 @@ def _roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Starts and exclusive stops of the runs of True in a 1-D boolean array."""
-    edges = np.diff(flags.astype(np.int8), prepend=0, append=0)
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, stops = find_runs(flags)
+    return starts, stops + 1
 
 
 def _events(samples: _Samples, threshold: float, min_overlap: int) -> dict[str, Any]:

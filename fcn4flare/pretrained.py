@@ -1,120 +1,12 @@
-"""The models that ship inside the package, found offline with `importlib.resources`."""
+"""Deprecated module path (Shipped models): use `fcn4flare.network.pretrained`.
 
-from __future__ import annotations
+Every name still resolves here, with a `~fcn4flare.exceptions.FCN4FlareDeprecationWarning`.
+"""
 
-import functools
-import os
-from importlib import resources
-from pathlib import Path
+from ._deprecation import moved_module
 
-import torch
-
-from .exceptions import CheckpointError
-from .model import CONFIG_NAME, FCN4FlareModel
-
-__all__ = ["DEFAULT_MODEL", "available_models", "model_path", "load_model", "model_card"]
-
-DEFAULT_MODEL = "fcn4flare-default"
-MODEL_CARD_NAME = "README.md"
-
-
-def _data_dir() -> Path:
-    return Path(str(resources.files("fcn4flare") / "data"))
-
-
-def available_models() -> list[str]:
-    """Names of the models shipped with this installation.
-
-    Examples
-    --------
-    >>> from fcn4flare.pretrained import available_models, DEFAULT_MODEL
-    >>> DEFAULT_MODEL in available_models()
-    True
-    """
-    data = _data_dir()
-    if not data.is_dir():
-        return []
-    return sorted(p.name for p in data.iterdir() if (p / CONFIG_NAME).is_file())
-
-
-def model_path(name: str | None = None) -> Path:
-    """Directory of a shipped model (the default one when ``name`` is None).
-
-    Raises
-    ------
-    CheckpointError
-        If no shipped model has that name.
-
-    Examples
-    --------
-    >>> from fcn4flare.pretrained import model_path
-    >>> (model_path() / "config.json").is_file()
-    True
-    """
-    name = DEFAULT_MODEL if name is None else name
-    path = _data_dir() / name
-    if not (path / CONFIG_NAME).is_file():
-        shipped = ", ".join(available_models()) or "none"
-        raise CheckpointError(
-            f"No shipped model named {name!r} in {_data_dir()} (shipped: {shipped}). "
-            "Pass model= a directory holding config.json and model.safetensors."
-        )
-    return path
-
-
-@functools.lru_cache(maxsize=8)
-def _load_cached(path: str, mtime: float, device: str) -> FCN4FlareModel:
-    return FCN4FlareModel.from_pretrained(path, device=device)
-
-
-def load_model(
-    model: FCN4FlareModel | str | os.PathLike | None = None,
-    *,
-    device: str | torch.device | None = None,
-) -> FCN4FlareModel:
-    """Return a ready model: the default, a shipped one by name, a path, or a model as is.
-
-    Models read from disk are cached per process, so repeated calls (one per light curve in
-    a loop) load the weights once.
-
-    Parameters
-    ----------
-    model : FCN4FlareModel, str, path-like or None
-        None for the default shipped model; the name of a shipped model; a checkpoint
-        directory or file (see `~fcn4flare.model.FCN4FlareModel.from_pretrained`); or a
-        model, returned as is.
-    device : str or torch.device, optional
-        Device for a model read from disk; CPU by default.
-
-    Examples
-    --------
-    >>> from fcn4flare.pretrained import load_model
-    >>> load_model() is load_model()
-    True
-    """
-    if isinstance(model, FCN4FlareModel):
-        return model
-    if model is None:
-        path = model_path()
-    else:
-        candidate = Path(model)
-        path = candidate if candidate.exists() else model_path(str(model))
-    path = path.resolve()
-    weights = path if path.is_file() else path / CONFIG_NAME
-    device = str(torch.device(device)) if device is not None else "cpu"
-    return _load_cached(str(path), weights.stat().st_mtime, device)
-
-
-def model_card(name: str | None = None) -> str:
-    """The model card (Markdown) of a shipped model.
-
-    Examples
-    --------
-    >>> from fcn4flare.pretrained import model_card
-    >>> model_card().startswith("#")
-    True
-    """
-    card = model_path(name) / MODEL_CARD_NAME
-    if not card.is_file():
-        raise CheckpointError(f"{card}: the model card is missing.")
-    return card.read_text()
+__getattr__, __dir__ = moved_module(
+    __name__,
+    {},
+    "fcn4flare.network.pretrained",
+)

@@ -28,7 +28,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from astropy.io import fits  # noqa: E402
 
-from fcn4flare.model import FCN4FlareConfig, FCN4FlareModel  # noqa: E402
+from fcn4flare.network import FCN4FlareConfig, FCN4FlareModel  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

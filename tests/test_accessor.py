@@ -1,4 +1,4 @@
-"""Tests of the ``lc.flares`` accessor (fcn4flare.accessor)."""
+"""Tests of the ``lc.flares`` accessor (fcn4flare.detection.accessor)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from conftest import FLARE_FLAGGED
 
-import fcn4flare.accessor
-from fcn4flare.accessor import ACCESSOR_NAME, FlareAccessor, register_accessor
+import fcn4flare.detection.accessor
+from fcn4flare.catalog import FlareTable
 from fcn4flare.detection import detect_flares, predict_flare_probability
+from fcn4flare.detection.accessor import ACCESSOR_NAME, FlareAccessor, register_accessor
 from fcn4flare.exceptions import FCN4FlareError, FCN4FlareWarning
-from fcn4flare.table import FlareTable
 
 matplotlib.use("Agg")
 
@@ -97,7 +97,7 @@ def test_registration_warns_when_the_name_is_taken():
 
     with pytest.warns(FCN4FlareWarning, match="replaces an existing attribute"):
         register_accessor(Star)
-    assert isinstance(Star.__dict__["flares"], fcn4flare.accessor._CachedAccessor)
+    assert isinstance(Star.__dict__["flares"], fcn4flare.detection.accessor._CachedAccessor)
     assert Star.flares is FlareAccessor
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -183,5 +183,6 @@ def test_plot_on_given_axes(threshold_model):
 
 
 def test_module_registers_on_import():
-    assert isinstance(lk.LightCurve.__dict__["flares"], fcn4flare.accessor._CachedAccessor)
-    assert not hasattr(fcn4flare.accessor._CachedAccessor, "__set__")
+    cached = fcn4flare.detection.accessor._CachedAccessor
+    assert isinstance(lk.LightCurve.__dict__["flares"], cached)
+    assert not hasattr(fcn4flare.detection.accessor._CachedAccessor, "__set__")

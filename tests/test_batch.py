@@ -1,4 +1,4 @@
-"""Tests of fcn4flare.batch: many files, failures, plots, processes, the original API."""
+"""Tests of fcn4flare.detection: many files, failures, plots, processes, the original API."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 from astropy.io import fits
 from conftest import FLARE_FLAGGED, make_threshold_model, write_light_curve_fits
 
-from fcn4flare.batch import BatchResult, detect_flares_in_files, detect_flares_original
+from fcn4flare.catalog import FlareTable
+from fcn4flare.detection import BatchResult, detect_flares_in_files, detect_flares_original
 from fcn4flare.exceptions import CheckpointError, InputError
-from fcn4flare.table import FlareTable
 
 RELEASE_KEYS = [
     "start_idx",
@@ -41,8 +41,10 @@ def bad_files(tmp_path_factory):
     return {"garbage": str(garbage), "missing": str(folder / "nope.fits"), "nan": str(all_nan.path)}
 
 
-def _expected_rows(path, cadences, quality_bitmask="default"):
-    lc = lk.read(path, quality_bitmask=quality_bitmask)
+def _expected_rows(path, cadences):
+    # Batch runs keep every row of the file (flagged ones are NaN to the model), as the
+    # accessor does with the rows of the light curve it is given.
+    lc = lk.read(path, quality_bitmask="none")
     return np.searchsorted(np.asarray(lc.cadenceno), cadences)
 
 
@@ -95,9 +97,21 @@ def test_quality_bitmask_is_applied_when_reading(kepler_file, threshold_model):
     result = detect_flares_in_files(
         kepler_file.path, model=threshold_model, quality_bitmask="none", progress=False
     )
-    expected = _expected_rows(kepler_file.path, kepler_file.flare_cadences(), "none")
+    expected = _expected_rows(kepler_file.path, kepler_file.flare_cadences())
     np.testing.assert_array_equal(result.table["istart"], expected)
     assert "QUALMASK" not in result.table.meta  # no mask applied
+
+
+def test_quality_masked_rows_are_the_same_rows_on_every_entry_point(kepler_file,
+                                                                      threshold_model):
+    # Flagged rows stay in place (NaN to the model) in batch runs and in the accessor alike.
+    everything = lk.read(kepler_file.path, quality_bitmask="none")
+    from_accessor = everything.flares.detect(model=threshold_model)
+    in_files = detect_flares_in_files(kepler_file.path, model=threshold_model, progress=False)
+    assert from_accessor.meta["QUALMASK"] == in_files.table.meta["QUALMASK"]
+    for column in ("istart", "ipeak", "istop"):
+        np.testing.assert_array_equal(in_files.table[column], from_accessor[column])
+    np.testing.assert_array_equal(in_files.table["tpeak"].value, from_accessor["tpeak"].value)
 
 
 def test_directory_and_empty_input(kepler_file, tmp_path, threshold_model):
@@ -152,7 +166,7 @@ def test_invalid_rules_stop_before_any_file(kepler_file, threshold_model):
 def test_worker_processes_give_the_same_table(
     kepler_file, tess_file, bad_files, threshold_model_dir, monkeypatch
 ):
-    import fcn4flare.batch as batch
+    import fcn4flare.detection.batch as batch
 
     monkeypatch.setattr(batch, "FILES_PER_GROUP", 1)
     paths = [str(kepler_file.path), bad_files["garbage"], str(tess_file.path)]
@@ -283,3 +297,12 @@ def test_real_mission_files(shared_lightcurves, random_model_dir):
         rows = result.table[result.table["file"] == str(path)]
         n_rows = len(lk.read(path))
         assert np.all((rows["istart"] <= rows["istop"]) & (rows["istop"] < n_rows))
+
+
+def test_release_columns_keep_the_mission_time_format(kepler_file, tess_file):
+    from fcn4flare.detection.batch import _read_release_columns
+
+    for file, time_format in ((kepler_file, "bkjd"), (tess_file, "btjd")):
+        table, rows, time = _read_release_columns(file.path)
+        assert table["time"].format == time_format
+        np.testing.assert_array_equal(table["time"].value, time[rows])

@@ -1,4 +1,4 @@
-"""Tests of fcn4flare.characterize: quiescent level, amplitude, equivalent duration, energy."""
+"""Tests of fcn4flare.catalog: quiescent level, amplitude, equivalent duration, energy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from astropy.time import Time
 
-from fcn4flare.characterize import flare_energy, measure_flares, quiescent_flux
+from fcn4flare.catalog import flare_energy, measure_flares, quiescent_flux
 from fcn4flare.exceptions import InputError
 
 CADENCE_DAYS = 2.0 / 1440.0

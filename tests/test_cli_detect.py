@@ -14,8 +14,8 @@ import pytest
 from conftest import FLARE_FLAGGED, make_threshold_model
 
 from fcn4flare import cli
-from fcn4flare.model import FCN4FlareModel
-from fcn4flare.table import FlareTable
+from fcn4flare.catalog import FlareTable
+from fcn4flare.network import FCN4FlareModel
 
 
 @pytest.fixture

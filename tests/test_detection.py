@@ -14,12 +14,12 @@ from astropy.timeseries import TimeSeries
 from conftest import FLARE_FLAGGED, FLARE_PROFILE, flare_flux, make_threshold_model
 
 import fcn4flare
-import fcn4flare.accessor  # noqa: F401  (registers lc.flares)
+import fcn4flare.detection.accessor  # noqa: F401  (registers lc.flares)
 from fcn4flare import detection
+from fcn4flare.catalog import FlareTable
 from fcn4flare.detection import RULE_PRESETS, detect_flares, predict_flare_probability
 from fcn4flare.exceptions import CheckpointError, InputError
-from fcn4flare.pretrained import DEFAULT_MODEL, available_models
-from fcn4flare.table import FlareTable
+from fcn4flare.network import DEFAULT_MODEL, available_models
 
 TESS_DAY = 2.0 / 1440
 
@@ -181,15 +181,19 @@ def test_meta_records_provenance(kepler_lc, tess_lc, threshold_model, threshold_
 
 
 def test_checksum_computed_once_per_model_until_weights_change(kepler_lc, monkeypatch):
+    import hashlib
+
+    import fcn4flare.network.model as model_module
+
     model = make_threshold_model()
     calls = []
-    original = type(model).checksum
+    sha256 = hashlib.sha256
 
-    def counting(self):
+    def counting(*args):
         calls.append(1)
-        return original(self)
+        return sha256(*args)
 
-    monkeypatch.setattr(type(model), "checksum", counting)
+    monkeypatch.setattr(model_module.hashlib, "sha256", counting)
     first = detect_flares(kepler_lc, model=model).meta["MODELSUM"]
     second = detect_flares(kepler_lc, model=model).meta["MODELSUM"]
     assert first == second and len(calls) == 1
@@ -224,7 +228,8 @@ def test_without_threshold_the_model_chooses(kepler_file, kepler_lc, random_mode
     assert list(from_accessor["istart"]) == list(own["istart"])
     in_files = fcn4flare.detect_flares_in_files(kepler_file.path, model=model, rules=rules,
                                                 progress=False)
-    assert list(in_files.table["istart"]) == list(own["istart"])
+    # Batch rows are the file's rows; the fixture was read with the default bitmask.
+    assert list(in_files.table["tstart"].value) == list(own["tstart"].value)
 
 
 # --------------------------------------------------------------------------- rules
@@ -272,10 +277,13 @@ def test_invalid_rules_and_thresholds(kepler_lc, random_model, kwargs, message):
 
 
 def test_rule_presets_match_postprocessing():
-    from fcn4flare.postprocessing import PUBLISHED_RULES
+    from fcn4flare.detection import DEFAULT_RULES, PUBLISHED_RULES
 
-    assert RULE_PRESETS["published"] == {
+    assert RULE_PRESETS["published"].as_kwargs() == {
         k: v for k, v in PUBLISHED_RULES.items() if k != "threshold"
+    }
+    assert RULE_PRESETS["default"].as_kwargs() == {
+        k: v for k, v in DEFAULT_RULES.items() if k != "threshold"
     }
 
 
@@ -340,11 +348,11 @@ def test_default_model(kepler_lc):
 
 
 def test_detection_module_exports():
-    assert set(detection.__all__) == {
-        "detect_flares",
-        "predict_flare_probability",
-        "RULE_PRESETS",
-    }
+    assert {"FlareDetector", "Detection", "DetectionRules", "detect_flares",
+            "predict_flare_probability", "RULE_PRESETS", "detect_flares_in_files",
+            "BatchResult", "FlareAccessor"} <= set(detection.__all__)
+    for name in detection.__all__:
+        assert getattr(detection, name) is not None
 
 
 @pytest.mark.parametrize("suffix", [".fits", ".ecsv"])
@@ -366,7 +374,7 @@ def test_table_round_trips_through_files(kepler_lc, threshold_model_dir, tmp_pat
 def test_flares_of_a_fast_rotator_are_measured_against_its_rotation(offset):
     # A 1.2-day rotator at Kepler's 30-minute cadence, 30 times the noise in amplitude, with
     # a flare of 10 noise units decaying over 5 hours on the slope of its spot modulation.
-    from fcn4flare.characterize import measure_flares
+    from fcn4flare.catalog import measure_flares
 
     t = np.arange(3000)
     phase = 2 * np.pi * t / 57.3
@@ -385,3 +393,89 @@ def test_flares_of_a_fast_rotator_are_measured_against_its_rotation(offset):
                                                   table["tstop"][row].value])
     running = measure_flares(lc.time.value, flux, [start], [stop])  # the default level
     assert abs(running["equivalent_duration"][0].to_value(u.s) / true_ed - 1) > 0.5
+
+
+# --------------------------------------------------------------------------- the detector
+
+
+def test_detector_in_two_threads_gives_what_each_light_curve_gives_alone(kepler_lc, tess_lc):
+    import concurrent.futures
+
+    detector = fcn4flare.FlareDetector()
+    curves = [kepler_lc, tess_lc] * 3
+    alone = [detector.run(lc) for lc in curves[:2]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(detector.run, curves))
+    for k, result in enumerate(together):
+        expected = alone[k % 2]
+        np.testing.assert_array_equal(result.grid_probability, expected.grid_probability)
+        np.testing.assert_array_equal(result.trend.trend, expected.trend.trend)
+        got, want = result.table(), expected.table()
+        for column in ("istart", "istop", "amplitude", "equivalent_duration", "score"):
+            np.testing.assert_array_equal(np.asarray(got[column]), np.asarray(want[column]))
+    assert together[0].trend.trend.shape != together[1].trend.trend.shape
+
+
+def test_detection_result_object(kepler_lc, threshold_model):
+    detection = fcn4flare.FlareDetector(threshold_model, rules="published").run(kepler_lc)
+    assert isinstance(detection, fcn4flare.Detection)
+    assert detection.probability.unit == u.dimensionless_unscaled
+    assert detection.probability.shape == (len(kepler_lc),)
+    assert detection.rules.name == "published" and detection.rules.threshold == 0.5
+    table = detection.table()
+    assert len(table) == len(detection.events) and table.meta["RULES"] == "published"
+    np.testing.assert_array_equal(
+        table["istart"],
+        detect_flares(kepler_lc, model=threshold_model, rules="published")["istart"],
+    )
+    many = fcn4flare.FlareDetector(threshold_model).run([kepler_lc, kepler_lc])
+    assert isinstance(many, list) and len(many) == 2
+    with pytest.raises(InputError, match="light curve 1"):
+        fcn4flare.FlareDetector(threshold_model).run([kepler_lc, kepler_lc[:1]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rules": {"merge_gap": "three"}}, "merge_gap"),
+        ({"rules": "nope"}, "unknown rules"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"chunk_size": "a"}, "chunk_size"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_detector_options_are_checked_where_they_enter(threshold_model, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        fcn4flare.FlareDetector(threshold_model, **kwargs)
+
+
+def test_import_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, fcn4flare, lightkurve as lk; assert 'torch' not in sys.modules; "
+            "assert hasattr(lk.LightCurve, 'flares'); fcn4flare.FlareDetector; "
+            "assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_old_module_paths_warn_and_still_work():
+    import importlib
+
+    from fcn4flare.exceptions import FCN4FlareDeprecationWarning
+
+    moved = {
+        "preprocessing": ("scale_flux", "fcn4flare.scaling"),
+        "postprocessing": ("detect_events", "fcn4flare.detection.rules"),
+        "model": ("FCN4FlareModel", "fcn4flare.network.model"),
+        "table": ("FlareTable", "fcn4flare.catalog.table"),
+        "rotation": ("rotation_trend", "fcn4flare.trend.rotation"),
+        "batch": ("detect_flares_in_files", "fcn4flare.detection.batch"),
+    }
+    for old, (name, new) in moved.items():
+        module = importlib.import_module(f"fcn4flare.{old}")
+        with pytest.warns(FCN4FlareDeprecationWarning, match=new):
+            value = getattr(module, name)
+        assert value is getattr(importlib.import_module(new), name)
+    with pytest.raises(AttributeError):
+        _ = importlib.import_module("fcn4flare.preprocessing").nothing_here

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from fcn4flare.detrending import (
+from fcn4flare.exceptions import InputError
+from fcn4flare.scaling import scale_flux
+from fcn4flare.trend import (
     BASELINE_WINDOW,
     QUIET_SCATTER,
     TREND_WINDOW,
@@ -10,8 +12,6 @@ from fcn4flare.detrending import (
     running_median,
     stellar_trend,
 )
-from fcn4flare.exceptions import InputError
-from fcn4flare.preprocessing import scale_flux
 
 
 def test_local_quadratic_reproduces_a_parabola_across_gaps():

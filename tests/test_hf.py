@@ -1,4 +1,4 @@
-"""Tests of fcn4flare.hf: transformers Auto classes and the "flare-detection" pipeline.
+"""Tests of fcn4flare.network.hf: transformers Auto classes and the "flare-detection" pipeline.
 
 Offline: models are local directories written by the tests (conftest sets HF_HUB_OFFLINE).
 """
@@ -16,10 +16,9 @@ transformers = pytest.importorskip("transformers")
 from conftest import make_random_model, make_threshold_model  # noqa: E402
 from transformers import AutoConfig, AutoModel, pipeline  # noqa: E402
 
-import fcn4flare.hf as hf  # noqa: E402
-from fcn4flare.batch import detect_flares_original  # noqa: E402
-from fcn4flare.detection import detect_flares  # noqa: E402
-from fcn4flare.model import FCN4FlareModel, mask_dice_loss  # noqa: E402
+import fcn4flare.network.hf as hf  # noqa: E402
+from fcn4flare.detection import detect_flares, detect_flares_original  # noqa: E402
+from fcn4flare.network import FCN4FlareModel, mask_dice_loss  # noqa: E402
 
 
 @pytest.fixture(scope="module")

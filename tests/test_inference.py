@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fcn4flare import FCN4FlareConfig, FCN4FlareModel, InputError
-from fcn4flare.inference import predict_probability
+from fcn4flare.network import predict_probability
 
 SMALL = dict(hidden_dim=8, depth=4, dilation=[1, 2, 4, 8])  # context 31 samples
 

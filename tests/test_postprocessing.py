@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fcn4flare import InputError
-from fcn4flare.postprocessing import (
+from fcn4flare.detection import (
     DEFAULT_RULES,
     PUBLISHED_RULES,
     Events,

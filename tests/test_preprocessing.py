@@ -16,16 +16,10 @@ from astropy.timeseries import TimeSeries
 from astropy.utils.masked import Masked
 
 from fcn4flare import FCN4FlareConfig, FCN4FlareModel, FCN4FlareWarning, InputError
-from fcn4flare.inference import predict_probability
-from fcn4flare.preprocessing import (
-    DEFAULT_MAX_GAP,
-    MAX_GRID_SIZE,
-    SCALING_METHODS,
-    prepare_light_curve,
-    regular_grid,
-    robust_noise,
-    scale_flux,
-)
+from fcn4flare.lightcurve import DEFAULT_MAX_GAP, MAX_GRID_SIZE, prepare_light_curve, regular_grid
+from fcn4flare.network import predict_probability
+from fcn4flare.scaling import SCALING_METHODS, scale_flux
+from fcn4flare.trend import robust_noise
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # lightkurve warns about optional dependencies on import
@@ -531,7 +525,10 @@ def test_scaling_registry_is_extensible(monkeypatch):
 def test_model_input_combines_grid_and_scaling():
     time = np.array([0.0, 1.0, 2.0, 4.0, 5.0]) / 48
     lc = prepare_light_curve(time, [2.0, 4.0, 2.0, np.nan, 2.0])
-    flux, grid = lc.model_input("median")
+    from fcn4flare.exceptions import FCN4FlareDeprecationWarning
+
+    with pytest.warns(FCN4FlareDeprecationWarning, match="FlareDetector"):
+        flux, grid = lc.model_input("median")
     np.testing.assert_array_equal(flux, [1.0, 2.0, 1.0, np.nan, np.nan, 1.0])
     assert grid.size == 6
 
@@ -543,7 +540,7 @@ def test_table_without_time_column():
 
 
 def test_median_noise_asinh_is_linear_for_noise_and_compresses_outliers():
-    from fcn4flare.preprocessing import ASINH_SOFTENING
+    from fcn4flare.scaling import ASINH_SOFTENING
 
     rng = np.random.default_rng(3)
     flux = 1.0 + 1e-3 * rng.standard_normal(500)
@@ -557,7 +554,7 @@ def test_median_noise_asinh_is_linear_for_noise_and_compresses_outliers():
 
 
 def test_running_median_skips_nan_and_follows_a_trend():
-    from fcn4flare.detrending import running_median
+    from fcn4flare.trend import running_median
 
     values = np.linspace(0.0, 10.0, 101)
     values[50] = np.nan
@@ -573,7 +570,7 @@ def test_running_median_skips_nan_and_follows_a_trend():
 
 @pytest.mark.parametrize("window", [0, -3, 2.5, True, "7"])
 def test_running_median_rejects_a_bad_window(window):
-    from fcn4flare.detrending import running_median
+    from fcn4flare.trend import running_median
 
     with pytest.raises(InputError, match="window must be a positive integer"):
         running_median([1.0, 2.0, 3.0], window=window)

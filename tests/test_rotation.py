@@ -1,10 +1,17 @@
 import numpy as np
 import pytest
 
-from fcn4flare.detrending import QUIET_SCATTER, residual_scatter, running_median
 from fcn4flare.exceptions import InputError
-from fcn4flare.preprocessing import scale_flux
-from fcn4flare.rotation import MIN_PERIOD, local_scatter, rotation_period, rotation_trend
+from fcn4flare.scaling import scale_flux
+from fcn4flare.trend import (
+    MIN_PERIOD,
+    QUIET_SCATTER,
+    local_scatter,
+    residual_scatter,
+    rotation_period,
+    rotation_trend,
+    running_median,
+)
 
 PERIOD = 57.3  # samples: a 1.2-day rotator at Kepler's 30-minute cadence
 
@@ -97,8 +104,7 @@ def test_rotation_scaling_detrends_a_fast_rotator_and_leaves_quiet_stars_alone()
 
 
 def test_trend_with_rotation_chooses_the_rotation_only_where_it_is_needed():
-    from fcn4flare.detrending import stellar_trend
-    from fcn4flare.rotation import trend_with_rotation
+    from fcn4flare.trend import stellar_trend, trend_with_rotation
 
     _, _, fast = spotted_star()
     chosen = trend_with_rotation(fast, 1e-3)
@@ -118,24 +124,29 @@ def test_trend_with_rotation_chooses_the_rotation_only_where_it_is_needed():
 def test_model_input_counts_rotations_in_cadences_across_missing_rows():
     # Rows missing for half a period (as across a Kepler data gap) would flip the phase of
     # every later rotation if the trend counted rows instead of cadences.
-    from fcn4flare.preprocessing import prepare_light_curve
+    from fcn4flare.lightcurve import prepare_light_curve
 
     t, _, flux = spotted_star()
     keep = np.ones(t.size, dtype=bool)
     for start in (700, 1500, 2300, 3100):
         keep[start:start + 28] = False
     lc = prepare_light_curve(t[keep] * 29.4244 / 1440, 1 + flux[keep])
-    scaled, grid = lc.model_input("rotation_trend_noise_asinh")
+    grid = lc.grid()
+    scaled = scale_flux(grid.to_grid(lc.flux), "rotation_trend_noise_asinh")
     assert grid.size == t.size
     assert np.nanstd(scaled) < 0.8
     assert np.nanstd(scale_flux(1 + flux[keep], "rotation_trend_noise_asinh")) > 0.9
 
 
-def test_trend_with_rotation_hands_out_copies_of_its_last_answer():
-    from fcn4flare.rotation import trend_with_rotation
+def test_star_trend_is_read_only_and_recomputed_each_call():
+    from fcn4flare.trend import estimate_trend, trend_with_rotation
 
     _, _, fast = spotted_star()
     first = trend_with_rotation(fast, 1e-3)
-    first.trend[:] = 0.0
+    with pytest.raises(ValueError):
+        first.trend[:] = 0.0
     again = trend_with_rotation(fast, 1e-3)
+    assert again.trend is not first.trend
     np.testing.assert_array_equal(again.trend, rotation_trend(fast, 1e-3, again.period))
+    star = estimate_trend(1 + fast)
+    assert star.branch == "rotation" and abs(star.period - again.period) < 0.5

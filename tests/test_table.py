@@ -1,4 +1,4 @@
-"""Tests of fcn4flare.table.FlareTable: construction, I/O, stacking, pandas, plots."""
+"""Tests of fcn4flare.catalog.FlareTable: construction, I/O, stacking, pandas, plots."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from astropy.table import QTable, vstack
 from astropy.time import Time
 
 import fcn4flare
+from fcn4flare.catalog import FlareTable
 from fcn4flare.exceptions import InputError
-from fcn4flare.table import FlareTable
 
 matplotlib.use("Agg")
 

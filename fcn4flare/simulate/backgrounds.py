@@ -29,7 +29,7 @@ from scipy import signal
 from ..exceptions import InputError
 from .labels import point_to_point_sigma
 
-__all__ = ["synthetic_background", "add_contaminants", "CONTAMINANT_KINDS"]
+__all__ = ["synthetic_background", "add_contaminants", "smooth_walk", "CONTAMINANT_KINDS"]
 
 CONTAMINANT_KINDS = ("cosmic_ray", "eclipsing_binary", "rr_lyrae", "delta_scuti", "flux_jump")
 
@@ -42,8 +42,20 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float, size=None):
     return np.exp(rng.uniform(np.log(lo), np.log(hi), size))
 
 
-def _smooth_walk(t: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
-    """Zero-mean, unit-variance random curve that changes on the time scale ``scale``."""
+def smooth_walk(t: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Zero-mean, unit-variance random curve that changes on the time scale ``scale``.
+
+    Linear interpolation between standard-normal knots ``scale`` apart (the evolution of
+    spots, of a pulsation's envelope).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.simulate import smooth_walk
+    >>> walk = smooth_walk(np.linspace(0, 10, 1001), 2.0, np.random.default_rng(0))
+    >>> walk.shape, bool(np.all(np.abs(np.diff(walk)) < 0.1))
+    ((1001,), True)
+    """
     span = t[-1] - t[0]
     n_knots = int(np.ceil(span / scale)) + 2
     knots = np.linspace(t[0], t[0] + scale * (n_knots - 1), n_knots)
@@ -57,8 +69,8 @@ def _spot_modulation(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for group in range(int(rng.integers(1, 4))):
         p = period * (1.0 + rng.uniform(-0.05, 0.05)) if group else period
         lifetime = p * _loguniform(rng, 1.0, 20.0)
-        envelope = np.clip(1.0 + 0.4 * _smooth_walk(t, lifetime, rng), 0.05, None)
-        phase = rng.uniform(0, 2 * np.pi) + 0.6 * _smooth_walk(t, lifetime, rng)
+        envelope = np.clip(1.0 + 0.4 * smooth_walk(t, lifetime, rng), 0.05, None)
+        phase = rng.uniform(0, 2 * np.pi) + 0.6 * smooth_walk(t, lifetime, rng)
         weight = amplitude * (1.0 if group == 0 else rng.uniform(0.2, 0.8))
         harmonic = rng.uniform(0.0, 0.4)
         angle = 2 * np.pi * t / p + phase

@@ -22,14 +22,17 @@ from .distributions import cadence_family, draw_flare_parameters
 from .labels import flare_label_region, point_to_point_sigma
 from .templates import FLARE_TEMPLATES, _component_flux, _to_days, flare_equivalent_duration
 
-__all__ = ["inject_flares", "simulate_training_example", "example_light_curve"]
+__all__ = ["inject_flares", "simulate_training_example", "example_light_curve",
+           "P_ACTIVE_STAR", "ACTIVE_FLARE_RATE_RANGE"]
 
 # Training-example mix.
 _P_NO_FLARES = 0.15
 _FLARE_RATE_RANGE = (0.5, 8.0)  # mean extra flares per 4096 samples, log-uniform
 # GJ 1243 flares about 20 times a day: ~57 flares per 4096 Kepler short-cadence samples.
-_P_ACTIVE_STAR = 0.2
-_ACTIVE_FLARE_RATE_RANGE = (8.0, 64.0)
+#: Fraction of simulated stars that are very active, and their range of flare rates (mean
+#: extra flares per 4096 samples, log-uniform).
+P_ACTIVE_STAR = 0.2
+ACTIVE_FLARE_RATE_RANGE = (8.0, 64.0)
 _MAX_FLARES = 100
 _P_COMPLEX = 0.2  # Guenther et al. (2020): 22 % multi-component; GJ 1243: 19 %
 _P_DAVENPORT = 0.25
@@ -98,7 +101,7 @@ def _draw_events(span: float, cadence_minutes: float, sigma: float, n_points: in
                  rng: np.random.Generator) -> list:
     if rng.random() < _P_NO_FLARES:
         return []
-    rates = _ACTIVE_FLARE_RATE_RANGE if rng.random() < _P_ACTIVE_STAR else _FLARE_RATE_RANGE
+    rates = ACTIVE_FLARE_RATE_RANGE if rng.random() < P_ACTIVE_STAR else _FLARE_RATE_RANGE
     rate = np.exp(rng.uniform(*np.log(rates))) * n_points / 4096
     n = min(1 + int(rng.poisson(rate)), _MAX_FLARES)
     params = draw_flare_parameters(n, cadence_minutes, rng, noise_sigma=sigma)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import point_to_point_noise
 from ..exceptions import InputError
 
 __all__ = ["LABEL_NOISE_FLOOR", "LABEL_PEAK_FLOOR", "VISIBILITY_SNR", "flare_label_region",
@@ -113,9 +114,4 @@ def point_to_point_sigma(flux: np.ndarray) -> float:
     >>> round(point_to_point_sigma(1 + 1e-3 * rng.standard_normal(20000)), 4)
     0.001
     """
-    values = np.asarray(flux, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size < 3:
-        return float("nan")
-    diff = np.diff(values)
-    return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(2.0))
+    return point_to_point_noise(flux)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import InputError
-from ..model import PUBLISHED_DILATION, FCN4FlareConfig
+from ..network.model import PUBLISHED_DILATION, FCN4FlareConfig
 
 __all__ = [
     "TrainingConfig",
@@ -99,7 +99,7 @@ class TrainingConfig:
     val_examples, test_examples : int
         Simulated data: size of the fixed validation and test sets.
     hidden_dim, depth, dilation, kernel_size, dropout_rate, maskdice_threshold, input_scaling
-        The model's `~fcn4flare.model.FCN4FlareConfig` fields; ``dilation`` defaults to the
+        The model's `~fcn4flare.network.FCN4FlareConfig` fields; ``dilation`` defaults to the
         published one (truncated or extended by doubling for another ``depth``).
     init_from : str, optional
         Start from this checkpoint (fine-tuning); its architecture and ``input_scaling``
@@ -196,7 +196,7 @@ class TrainingConfig:
     dropout_rate: float = _field(0.1, "dropout before the segmentation head")
     maskdice_threshold: float = _field(0.5, "probability threshold of the Mask Dice loss")
     input_scaling: str = _field(
-        "median_noise", "flux scaling: a key of fcn4flare.preprocessing.SCALING_METHODS"
+        "median_noise", "flux scaling: a key of fcn4flare.scaling.SCALING_METHODS"
     )
     init_from: str | None = _field(None, "checkpoint to start from (fine-tuning)")
     # optimisation
@@ -316,7 +316,7 @@ class TrainingConfig:
         return dilation
 
     def model_config(self) -> FCN4FlareConfig:
-        """The `~fcn4flare.model.FCN4FlareConfig` of a model trained from scratch with these
+        """The `~fcn4flare.network.FCN4FlareConfig` of a model trained from scratch with these
         settings.
 
         Examples
@@ -489,7 +489,7 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 RECIPES: dict[str, dict[str, Any]] = {
     # The settings that trained the shipped model fcn4flare-default (2 CPU threads, 65 min).
     # Kepler short cadence is weighted up from the simulator's mix: the flare-dense M dwarfs
-    # observed at 1 min are the hardest case (benchmarks/eval_gj1243_replay.py).
+    # observed at 1 min are the hardest case (python -m fcn4flare.evaluation.replay).
     "default": {
         "source": "simulated",
         "cadence_mix": {

@@ -2,7 +2,7 @@
 
 Every item is a tuple ``(flux, labels, sequence_mask)`` of float32 tensors of length
 ``seq_len``, padded as the published release padded: flux NaN, labels ``-100``, mask 0. The
-flux is scaled with `fcn4flare.preprocessing.scale_flux` using the model's ``input_scaling``.
+flux is scaled with `fcn4flare.scaling.scale_flux` using the model's ``input_scaling``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..exceptions import FCN4FlareWarning, InputError
-from ..preprocessing import scale_flux
+from ..scaling import scale_flux
 from .sources import PADDING_LABEL, LabelledLightCurve
 
 __all__ = ["pad_example", "LightCurveWindows", "SimulatedFlareDataset", "TRAIN_STREAM",

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import PADDING_LABEL
 from ..exceptions import FCN4FlareWarning, InputError
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 #: Label of a sample that is padding or an inserted cadence (ignored by loss and metrics).
-PADDING_LABEL = -100
 
 #: Metadata keys searched, in this order, for a light curve's star identifier.
 STAR_ID_KEYS = (
@@ -401,7 +401,7 @@ def read_fits_light_curve(
 
     The file is read with ``lightkurve.read``; the flux is the PDCSAP flux, quality-flagged
     samples become NaN, and missing cadences are inserted (NaN flux, label ``-100``) so that
-    the samples sit on a regular grid, as `fcn4flare.preprocessing` prepares them for the
+    the samples sit on a regular grid, as `fcn4flare.lightcurve` prepares them for the
     model. A sample is labelled 1 when its time, rounded to 4 decimals, lies in
     ``[start, end]`` of an event (the rule of the published data set).
 
@@ -426,7 +426,7 @@ def read_fits_light_curve(
     """
     import lightkurve
 
-    from ..preprocessing import prepare_light_curve
+    from ..lightcurve import prepare_light_curve
 
     path = Path(path)
     try:

@@ -1,0 +1,10 @@
+"""The flare catalogue: `FlareTable` and the measurements on it. Units and times are put back
+on the pipeline's plain arrays here, once.
+"""
+
+from .characterize import *  # noqa: F401,F403
+from .characterize import __all__ as _characterize_all
+from .table import *  # noqa: F401,F403
+from .table import __all__ as _table_all
+
+__all__ = [*_table_all, *_characterize_all]

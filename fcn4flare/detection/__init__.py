@@ -1,0 +1,41 @@
+"""From probabilities to flares: `FlareDetector`, `Detection`, `DetectionRules`, the
+``lc.flares`` accessor and batch runs over many files.
+
+The names are resolved on first use, so that ``import fcn4flare`` (which registers the
+accessor from here) does not import PyTorch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .rules import *  # noqa: F401,F403
+from .rules import __all__ as _rules_all
+
+_LAZY = {
+    "FlareDetector": "detector",
+    "Detection": "detector",
+    "detect_flares": "detector",
+    "predict_flare_probability": "detector",
+    "FlareAccessor": "accessor",
+    "register_accessor": "accessor",
+    "ACCESSOR_NAME": "accessor",
+    "BatchResult": "batch",
+    "detect_flares_in_files": "batch",
+    "detect_flares_original": "batch",
+}
+
+__all__ = [*_rules_all, *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -1,0 +1,271 @@
+"""Rotational modulation of spotted stars: period and a trend built from neighbouring rotations.
+
+A star that rotates in a day or two varies by tens of noise units within a few hours at
+Kepler's 30-minute cadence. No running filter short enough to follow it keeps out of its
+flares, but the star repeats itself: `rotation_trend` predicts every sample from the samples
+one and two rotations before and after it (a straight line through those four, so that spots
+that grow or fade are followed), which never includes the sample's own flare.
+
+All functions take plain float arrays on a regular grid, NaN for missing samples, and
+return new arrays.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from astropy.stats import mad_std
+from astropy.timeseries import LombScargle
+from scipy.ndimage import binary_dilation, label
+
+from .._arrays import fill_by_interpolation
+from ..exceptions import InputError
+from .stellar import CLIP_SIGMA, local_quadratic, running_median
+
+__all__ = [
+    "MIN_PERIOD",
+    "ROTATIONS",
+    "rotation_period",
+    "rotation_trend",
+    "local_scatter",
+]
+
+#: Shortest period, in samples, that `rotation_period` searches.
+MIN_PERIOD = 8
+#: Rotations on each side of a sample that `rotation_trend` draws on.
+ROTATIONS = 2
+_MAX_PERIOD_FRACTION = 0.1
+_LONG_TREND_WINDOW = 801
+_ITERATIONS = 4
+
+
+def rotation_period(values: Any) -> tuple[float, float]:
+    """Strongest period of a light curve, in samples, and its Lomb-Scargle power.
+
+    Periods from `MIN_PERIOD` samples to a tenth of the light curve are searched, after a
+    running median of 801 samples (or of the whole light curve) is subtracted so that slow
+    drifts do not dominate.
+
+    Parameters
+    ----------
+    values : array-like
+        Relative flux on a regular grid, NaN for missing samples.
+
+    Returns
+    -------
+    period : float
+        Period in samples; NaN when fewer than ten shortest periods fit in the light curve.
+    power : float
+        Normalised Lomb-Scargle power of that period, 0 to 1 (NaN with the period).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import rotation_period
+    >>> t = np.arange(3000)
+    >>> flux = 0.01 * np.sin(2 * np.pi * t / 57.3)
+    >>> period, power = rotation_period(flux)
+    >>> round(period, 1), power > 0.9
+    (57.3, True)
+    """
+    y = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(y)
+    longest = _MAX_PERIOD_FRACTION * y.size
+    if longest < MIN_PERIOD or finite.sum() < 10 * MIN_PERIOD:
+        return np.nan, np.nan
+    index = np.flatnonzero(finite).astype(np.float64)
+    detrended = (y - running_median(y, _LONG_TREND_WINDOW))[finite]
+    if not np.any(detrended != detrended[0]):
+        return np.nan, np.nan
+    frequency, power = LombScargle(index, detrended).autopower(
+        minimum_frequency=1.0 / longest, maximum_frequency=1.0 / MIN_PERIOD, samples_per_peak=10
+    )
+    best = int(np.argmax(power))
+    return float(1.0 / frequency[best]), float(power[best])
+
+
+def rotation_trend(
+    values: Any, noise: float, period: float | None = None, *, rotations: int = ROTATIONS
+) -> np.ndarray:
+    """The star's rotational modulation, predicted from its neighbouring rotations.
+
+    Each sample is predicted by a straight line, in rotation number, through the samples
+    ``±1 ... ±rotations`` periods away (interpolated between grid points), then smoothed over
+    an eighth of a period. Samples more than 3 noise units (or 3 times the residual's robust
+    scatter, if larger) above the prediction, widened by an eighth of a period, and more than
+    twice that below it are left out of the next prediction; four rounds. The light curve is
+    treated in segments separated by gaps longer than a quarter period (the flux may jump
+    across them); segments shorter than 2.5 periods, and samples no neighbouring rotation
+    predicts, get a running median over one period.
+
+    Parameters
+    ----------
+    values : array-like
+        Relative flux on a regular grid, NaN for missing samples.
+    noise : float
+        Point-to-point noise of ``values``.
+    period : float, optional
+        Rotation period in samples (default: `rotation_period`).
+    rotations : int
+        Rotations used on each side.
+
+    Returns
+    -------
+    ndarray
+        A new float64 array, NaN where ``values`` is NaN.
+
+    Raises
+    ------
+    InputError
+        ``noise`` is not positive and finite, ``period`` is shorter than `MIN_PERIOD` (or
+        none was found), or ``rotations`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import rotation_trend
+    >>> rng = np.random.default_rng(3)
+    >>> t = np.arange(4000)
+    >>> star = 0.02 * np.sin(2 * np.pi * t / 57.3) + 0.01 * np.sin(4 * np.pi * t / 57.3)
+    >>> flare = np.where(t >= 2000, 0.01 * np.exp(-(t - 2000) / 6.0), 0.0)
+    >>> flux = star + flare + 1e-3 * rng.standard_normal(t.size)
+    >>> trend = rotation_trend(flux, 1e-3)
+    >>> residual = (flux - trend) / 1e-3
+    >>> bool(residual[2000] > 8 and abs(np.median(residual)) < 0.1)
+    True
+    """
+    if not (np.isfinite(noise) and noise > 0):
+        raise InputError(f"rotation_trend: noise must be positive and finite, got {noise}.")
+    if isinstance(rotations, bool) or not isinstance(rotations, (int, np.integer)) \
+            or rotations < 1:
+        raise InputError(f"rotation_trend: rotations must be a positive integer, got "
+                         f"{rotations!r}.")
+    y = np.asarray(values, dtype=np.float64)
+    if period is None:
+        period, _ = rotation_period(y)
+    if not (np.isfinite(period) and period >= MIN_PERIOD):
+        raise InputError(f"rotation_trend: the period must be at least {MIN_PERIOD} samples, "
+                         f"got {period}.")
+    finite = np.isfinite(y)
+    trend = np.full(y.shape, np.nan)
+    for start, stop in _segments(finite, max(3, int(period / 4))):
+        trend[start:stop] = _segment_trend(y[start:stop], noise, float(period), int(rotations))
+    trend[~finite] = np.nan
+    return trend
+
+
+def local_scatter(residual: Any, window: int) -> np.ndarray:
+    """Robust scatter of a residual around its running median, in a sliding window.
+
+    ``1.4826 * median(|r - median(r)|)`` over ``window`` samples, with both medians running;
+    NaN where ``residual`` is NaN.
+
+    Parameters
+    ----------
+    residual : array-like
+        Residual, NaN for missing samples.
+    window : int
+        Window length in samples.
+
+    Returns
+    -------
+    ndarray
+        A new float64 array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import local_scatter
+    >>> r = np.random.default_rng(0).standard_normal(4000)
+    >>> r[2000:] *= 3
+    >>> scatter = local_scatter(r, 201)
+    >>> round(float(np.median(scatter[:2000])), 1), round(float(np.median(scatter[2000:])), 1)
+    (1.0, 3.0)
+    """
+    r = np.asarray(residual, dtype=np.float64)
+    return 1.4826 * running_median(np.abs(r - running_median(r, window)), window)
+
+
+def _segments(finite: np.ndarray, longest_gap: int) -> list[tuple[int, int]]:
+    index = np.flatnonzero(finite)
+    if index.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(index) > longest_gap)
+    starts = np.r_[index[0], index[breaks + 1]]
+    stops = np.r_[index[breaks], index[-1]] + 1
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+
+
+def _segment_trend(y: np.ndarray, noise: float, period: float, rotations: int) -> np.ndarray:
+    one_period = int(period) | 1
+    fallback = fill_by_interpolation(running_median(y, one_period))
+    if y.size < 2.5 * period:
+        return fallback
+    finite = np.isfinite(y)
+    grow = np.ones(2 * max(2, int(period / 8)) + 1, dtype=bool)
+    smooth = max(5, int(period / 8) | 1)
+    keep = finite
+    trend = fallback
+    for round_ in range(_ITERATIONS):
+        kept = np.where(keep, y, np.nan)
+        teeth, offsets = _neighbouring_rotations(kept, period, rotations)
+        prediction = _line_at_zero(teeth, offsets) if round_ else np.full(y.shape, np.nan)
+        median = _median_of(teeth)
+        prediction = np.where(np.isfinite(prediction), prediction, median)
+        prediction = local_quadratic(prediction, smooth)
+        trend = np.where(np.isfinite(prediction), prediction, fallback)
+        residual = np.where(finite, y - trend, 0.0) / noise
+        clip = CLIP_SIGMA * max(1.0, float(mad_std(residual[finite])))
+        high = _drop_long_runs(binary_dilation(residual > clip, structure=grow), 2 * period)
+        keep = finite & ~high & (residual >= -2 * clip)
+    return trend
+
+
+def _shifted(y: np.ndarray, shift: float) -> np.ndarray:
+    """``y[i + shift]``, linearly interpolated; NaN beyond the ends."""
+    position = np.arange(y.size) + shift
+    low = np.floor(position).astype(np.int64)
+    fraction = position - low
+    out = np.full(y.size, np.nan)
+    inside = (low >= 0) & (low + 1 < y.size)
+    lo = low[inside]
+    out[inside] = (1 - fraction[inside]) * y[lo] + fraction[inside] * y[lo + 1]
+    return out
+
+
+def _neighbouring_rotations(y: np.ndarray, period: float,
+                            rotations: int) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.array([k for k in range(-rotations, rotations + 1) if k], dtype=np.float64)
+    return np.stack([_shifted(y, k * period) for k in offsets]), offsets
+
+
+def _median_of(teeth: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        return np.nanmedian(teeth, axis=0)
+
+
+def _line_at_zero(teeth: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    known = np.isfinite(teeth)
+    k = offsets[:, None]
+    w = known.astype(np.float64)
+    v = np.where(known, teeth, 0.0)
+    s0, s1, s2 = w.sum(0), (w * k).sum(0), (w * k * k).sum(0)
+    t0, t1 = v.sum(0), (v * k).sum(0)
+    det = s0 * s2 - s1 * s1
+    out = np.full(teeth.shape[1], np.nan)
+    good = (s0 >= 2) & (det > 0.5)
+    out[good] = (s2 * t0 - s1 * t1)[good] / det[good]
+    return out
+
+
+def _drop_long_runs(mask: np.ndarray, longest: float) -> np.ndarray:
+    # A run longer than two rotations is a change of the star (or of the instrument), not a flare.
+    labels, count = label(mask)
+    if count == 0:
+        return mask
+    too_long = np.bincount(labels) > longest
+    too_long[0] = False
+    return mask & ~too_long[labels]

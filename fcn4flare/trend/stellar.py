@@ -1,0 +1,325 @@
+"""The star's own variability under its flares: trends to subtract before detection.
+
+`stellar_trend` is what the ``trend_noise_asinh`` input scaling
+(`fcn4flare.scaling.scale_flux`) subtracts. It chooses, per light curve, between two
+estimates of the quiescent flux:
+
+* where a `running_median` of `BASELINE_WINDOW` samples already leaves only noise (robust
+  scatter of the residual at most `QUIET_SCATTER` noise units), the star varies slowly next
+  to that window, and `flare_masked_trend` follows it more closely: a
+  local quadratic over `TREND_WINDOW` samples with flares masked. A running median is biased
+  at the extrema of spot modulation (below a maximum, above a minimum), which hides faint
+  flares near a minimum and invents bumps near a maximum; the quadratic is not;
+* otherwise (fast rotators at long cadence, pulsators) a least-squares trend short enough to
+  follow the star also follows its flares, and the running median is the safer estimate.
+
+All functions take plain float arrays with NaN for missing samples and return new arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from astropy.stats import mad_std
+from scipy.ndimage import binary_dilation, median_filter
+from scipy.signal import oaconvolve
+
+from .._arrays import fill_by_interpolation
+from ..exceptions import InputError
+
+__all__ = [
+    "BASELINE_WINDOW",
+    "TREND_WINDOW",
+    "QUIET_SCATTER",
+    "CLIP_SIGMA",
+    "running_median",
+    "local_quadratic",
+    "flare_masked_trend",
+    "stellar_trend",
+    "residual_scatter",
+]
+
+#: Length, in samples, of the local quadratic of `flare_masked_trend`.
+TREND_WINDOW = 255
+#: Largest robust scatter (in noise units) of the running-median residual for which
+#: `stellar_trend` uses `flare_masked_trend`.
+QUIET_SCATTER = 1.5
+#: Samples more than this many noise units above the trend are masked as flare candidates.
+CLIP_SIGMA = 3.0
+_ITERATIONS = 3
+_MIN_WEIGHT = 5.0
+
+
+#: Length, in samples, of the running median that ``running_median_noise_asinh`` subtracts
+#: and that `stellar_trend` falls back to.
+BASELINE_WINDOW = 127
+
+
+def running_median(values: Any, window: int = BASELINE_WINDOW) -> np.ndarray:
+    """Running median of the finite values, NaN kept where ``values`` is NaN.
+
+    Finite samples on either side of a run of NaN are treated as neighbours; at the ends the
+    window is filled with the first or last finite value.
+
+    Parameters
+    ----------
+    values : array-like
+        Values, NaN for missing samples.
+    window : int
+        Window length in samples (made odd, and at most the number of finite values).
+
+    Returns
+    -------
+    ndarray
+        A new float64 array of the same length.
+
+    Raises
+    ------
+    InputError
+        ``window`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import running_median
+    >>> running_median([1.0, 1.0, 9.0, np.nan, 1.0, 2.0], window=3)
+    array([ 1.,  1.,  1., nan,  2.,  2.])
+    """
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise InputError(f"running_median: window must be a positive integer, got {window!r}.")
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan)
+    finite = np.isfinite(values)
+    n = int(finite.sum())
+    if n:
+        size = min(int(window), n)
+        size -= 1 - size % 2
+        out[finite] = median_filter(values[finite], size=size, mode="nearest")
+    return out
+
+
+def _check_window(window: Any, where: str) -> int:
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 3:
+        raise InputError(f"{where}: window must be an integer of at least 3, got {window!r}.")
+    return (int(window) - 1) // 2
+
+
+def local_quadratic(values: Any, window: int = TREND_WINDOW, weights: Any = None) -> np.ndarray:
+    """Least-squares quadratic through a sliding window, evaluated at its centre.
+
+    A Savitzky-Golay filter of order 2 that skips missing samples: each output is the value at
+    the centre sample of the weighted least-squares parabola through the ``window`` samples
+    around it.
+
+    Parameters
+    ----------
+    values : array-like
+        Values, NaN for missing samples.
+    window : int
+        Window length in samples (made odd by rounding down to an odd number, at least 3).
+    weights : array-like of bool or float, optional
+        Per-sample weights (default: 1 where ``values`` is finite). NaN values always get 0.
+
+    Returns
+    -------
+    ndarray
+        A new float64 array; NaN where fewer than 5 weighted samples, or samples on one side
+        only, leave the parabola undetermined.
+
+    Raises
+    ------
+    InputError
+        ``window`` is not an integer of at least 3, or ``weights`` has another length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import local_quadratic
+    >>> x = np.arange(8.0)
+    >>> y = 0.5 * x**2 - x
+    >>> y[3] = np.nan
+    >>> local_quadratic(y, 7).round(9)  # the ends see fewer than 5 samples
+    array([nan, nan, 0. , 1.5, 4. , 7.5, nan, nan])
+    """
+    half = _check_window(window, "local_quadratic")
+    y = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(y)
+    if weights is None:
+        w = finite.astype(np.float64)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != y.shape:
+            raise InputError(f"local_quadratic: {w.size} weights for {y.size} values.")
+        w = np.where(finite, w, 0.0)
+    out = np.full(y.shape, np.nan)
+    if y.size == 0:
+        return out
+    wy = w * np.where(finite, y, 0.0)
+    u = np.arange(-half, half + 1, dtype=np.float64) / half
+
+    def moment(a: np.ndarray, power: int) -> np.ndarray:
+        # sum over the window of a[i + j] * u_j ** power
+        return oaconvolve(a, (u**power)[::-1], mode="same")
+
+    s0, s1, s2, s3, s4 = (moment(w, p) for p in range(5))
+    t0, t1, t2 = (moment(wy, p) for p in range(3))
+    det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
+    intercept = t0 * (s2 * s4 - s3 * s3) - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)
+    good = (s0 >= _MIN_WEIGHT) & (det > 1e-6 * np.maximum(s0, 1.0) ** 3)
+    out[good] = intercept[good] / det[good]
+    return out
+
+
+def flare_masked_trend(
+    values: Any,
+    noise: float,
+    window: int = TREND_WINDOW,
+    *,
+    clip: float = CLIP_SIGMA,
+    iterations: int = _ITERATIONS,
+) -> np.ndarray:
+    """Local-quadratic trend of a light curve with its flares masked.
+
+    Iterates `local_quadratic`: samples more than ``clip * noise`` above the trend, widened by
+    about ``window / 16`` samples (at least 2) on each side to take in rises and tails, and
+    samples more than ``2 * clip * noise`` below it are left out of the next fit.
+
+    Parameters
+    ----------
+    values : array-like
+        Relative flux (for instance ``flux / median - 1``), NaN for missing samples.
+    noise : float
+        Point-to-point noise of ``values`` (`~fcn4flare.trend.robust_noise`).
+    window : int
+        Window of the quadratic, in samples.
+    clip : float
+        Masking threshold, in units of ``noise``.
+    iterations : int
+        Number of fits (1 masks nothing).
+
+    Returns
+    -------
+    ndarray
+        A new float64 array, NaN where ``values`` is NaN; bridged by linear interpolation where
+        masking left the quadratic undetermined.
+
+    Raises
+    ------
+    InputError
+        ``noise`` is not positive and finite, or ``window`` or ``iterations`` is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import flare_masked_trend
+    >>> rng = np.random.default_rng(1)
+    >>> t = np.arange(3000)
+    >>> star = 0.01 * np.sin(2 * np.pi * t / 900)
+    >>> flare = np.where(t >= 1000, 0.02 * np.exp(-(t - 1000) / 8.0), 0.0)
+    >>> flux = star + flare + 1e-3 * rng.standard_normal(t.size)
+    >>> trend = flare_masked_trend(flux, 1e-3)
+    >>> bool(abs(trend[1000] - star[1000]) < 5e-4)  # the flare is not in the trend
+    True
+    """
+    if not (np.isfinite(noise) and noise > 0):
+        raise InputError(f"flare_masked_trend: noise must be positive and finite, got {noise}.")
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) \
+            or iterations < 1:
+        raise InputError(f"flare_masked_trend: iterations must be a positive integer, got "
+                         f"{iterations!r}.")
+    half = _check_window(window, "flare_masked_trend")
+    y = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(y)
+    fallback = float(np.median(y[finite])) if finite.any() else np.nan
+    grow = np.ones(2 * max(2, half // 8) + 1, dtype=bool)
+    keep = finite
+    trend = np.full(y.shape, fallback)
+    for _ in range(int(iterations)):
+        trend = local_quadratic(y, window, keep)
+        trend = (fill_by_interpolation(trend) if np.isfinite(trend).any()
+                 else np.full(y.shape, fallback))
+        residual = np.where(finite, y - trend, 0.0) / noise
+        high = binary_dilation(residual > clip, structure=grow)
+        keep = finite & ~high & (residual >= -2 * clip)
+    trend[~finite] = np.nan
+    return trend
+
+
+def stellar_trend(values: Any, noise: float, *, with_branch: bool = False
+                  ) -> np.ndarray | tuple[np.ndarray, bool]:
+    """The quiescent flux under a light curve's flares, as ``trend_noise_asinh`` subtracts it.
+
+    `flare_masked_trend` over `TREND_WINDOW` samples when a running median of
+    `BASELINE_WINDOW` samples leaves a residual whose robust scatter
+    is at most `QUIET_SCATTER` times ``noise``; that running median otherwise.
+
+    Parameters
+    ----------
+    values : array-like
+        Relative flux, NaN for missing samples.
+    noise : float
+        Point-to-point noise of ``values``.
+    with_branch : bool
+        Also return whether the flare-masked quadratic (True) or the running median (False)
+        was used.
+
+    Returns
+    -------
+    ndarray
+        A new float64 array, NaN where ``values`` is NaN (and the branch, see
+        ``with_branch``).
+
+    Raises
+    ------
+    InputError
+        ``noise`` is not positive and finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import stellar_trend
+    >>> rng = np.random.default_rng(2)
+    >>> t = np.arange(4000)
+    >>> star = 0.02 * np.sin(2 * np.pi * t / 1500)
+    >>> flux = star + 1e-3 * rng.standard_normal(t.size)
+    >>> residual = (flux - stellar_trend(flux, 1e-3)) / 1e-3
+    >>> bool(abs(residual[(t > 300) & (t < 450)].mean()) < 0.5)  # near a maximum
+    True
+    """
+    if not (np.isfinite(noise) and noise > 0):
+        raise InputError(f"stellar_trend: noise must be positive and finite, got {noise}.")
+    y = np.asarray(values, dtype=np.float64)
+    median = running_median(y, BASELINE_WINDOW)
+    if not np.isfinite(y).any() or residual_scatter(y, median, noise) > QUIET_SCATTER:
+        return (median, False) if with_branch else median
+    trend = flare_masked_trend(y, noise, TREND_WINDOW)
+    return (trend, True) if with_branch else trend
+
+
+def residual_scatter(values: Any, trend: Any, noise: float) -> float:
+    """Robust scatter of ``values - trend`` in units of ``noise``: 1 when the trend leaves noise.
+
+    Parameters
+    ----------
+    values, trend : array-like
+        Relative flux and a trend of it, NaN for missing samples (skipped).
+    noise : float
+        Point-to-point noise of ``values``.
+
+    Returns
+    -------
+    float
+        `~astropy.stats.mad_std` of the finite residuals divided by ``noise``; NaN if none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import residual_scatter
+    >>> flux = np.random.default_rng(4).normal(0.0, 2e-3, 10000)
+    >>> round(residual_scatter(flux, np.zeros(flux.size), 1e-3), 1)
+    2.0
+    """
+    residual = (np.asarray(values, dtype=np.float64) - np.asarray(trend, dtype=np.float64))
+    residual = residual[np.isfinite(residual)]
+    return float(mad_std(residual) / noise) if residual.size else np.nan
