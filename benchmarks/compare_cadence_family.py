@@ -2,7 +2,7 @@
 
 The issue asks whether a single model or a small family of models, chosen from the light
 curve's cadence, is better. This script scores checkpoints side by side on the data of one
-cadence family: the simulated test set of ``benchmarks/evaluate_model.py`` (64 x 4096
+cadence family: the simulated test set of ``fcn4flare evaluate`` (64 x 4096
 samples, seed 777000 + family index) and the same injections (10 realisations, seeds
 10000 + 100 j + r) into the real light curves of that cadence.
 
@@ -22,15 +22,14 @@ the specialist is not just the extra training.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import torch
 
-import torch  # noqa: E402
-from eval_cases import (  # noqa: E402
+from fcn4flare.evaluation import DEFAULT_DATA
+from fcn4flare.evaluation.cases import (
     FAMILIES,
     INJECTION_TEST_SEED,
     TEST_SEED,
@@ -40,17 +39,11 @@ from eval_cases import (  # noqa: E402
     read_real_curve,
     simulated_set,
 )
-from eval_methods import model_rules, run_model  # noqa: E402
-from eval_scoring import (  # noqa: E402
-    flare_records,
-    score_answers,
-    target_recall,
-)
+from fcn4flare.evaluation.methods import model_rules, run_model
+from fcn4flare.evaluation.scoring import flare_records, score_answers, target_recall
+from fcn4flare.network import load_model
+from fcn4flare.simulate import CADENCES
 
-from fcn4flare.pretrained import load_model  # noqa: E402
-from fcn4flare.simulate import CADENCES  # noqa: E402
-
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lightcurves"
 REALISATIONS = 10
 N_TEST = 64
 
@@ -60,7 +53,7 @@ def _same_cadence(curve: Curve, family: str) -> bool:
 
 
 def _real_sets(data_dir: Path, family: str) -> dict[str, list[Curve]]:
-    """Injections into each real file of the family's cadence, seeded as in evaluate_model."""
+    """Injections into each real file of the family's cadence, seeded as in the evaluation."""
     originals = [read_real_curve(p) for p in sorted(data_dir.glob("*.fits"))]
     sets = {}
     for j, curve in enumerate(originals):

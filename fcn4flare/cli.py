@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__
 from .exceptions import FCN4FlareError, InputError
-from .preprocessing import SCALING_METHODS
+from .scaling import SCALING_METHODS
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -271,7 +271,7 @@ def _run_detect(args: argparse.Namespace) -> int:
             ax.figure.savefig(Path(args.plot_dir) / "fcn4flare_example.png", dpi=100)
         failures: list = []
     else:
-        from .batch import detect_flares_in_files
+        from .detection import detect_flares_in_files
 
         result = detect_flares_in_files(
             args.files,
@@ -304,6 +304,35 @@ def _run_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- evaluate
+
+
+def _add_evaluate(subparsers: Any) -> None:
+    from .evaluation import build_parser as add_evaluation_options
+
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a model: simulated sets, injections into real light curves, peers",
+        description=(
+            "Evaluate an FCN4Flare model with the protocol of docs/benchmarks.rst: held-out "
+            "simulated light curves, flares injected into the real light curves of --data, "
+            "the events on those light curves, the post-processing sweep and, with --peers, "
+            "AltaiPony and stella on the same data (each in its own environment). Tables go "
+            "to --out as text, CSV, JSON and reStructuredText. Without real light curves the "
+            "sections on them are skipped."
+        ),
+    )
+    add_evaluation_options(parser)
+    parser.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.protocol import run_from_args
+
+    run_from_args(args)
+    return 0
+
+
 # --------------------------------------------------------------------------- info
 
 
@@ -318,11 +347,11 @@ def _add_info(subparsers: Any) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from .pretrained import available_models, model_card
+    from .network import available_models, model_card
 
     target = args.model
     if target is not None and Path(target).exists():
-        from .model import FCN4FlareModel
+        from .network import FCN4FlareModel
 
         model = FCN4FlareModel.from_pretrained(target)
         card = Path(target) / "README.md"
@@ -334,14 +363,57 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- release
+
+
+def _add_release(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "release",
+        help="ship a trained run as a named model of the package, with its model card",
+        description=(
+            "Copy the best model of a 'fcn4flare train' run (RUN_DIR/best), its settings and "
+            "log into fcn4flare/data/NAME and write its model card. The model keeps the "
+            "input scaling it was trained with; to use another, train or fine-tune with it."
+        ),
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="output directory of fcn4flare train")
+    parser.add_argument("--name", required=True,
+                        help="name of the released model (fcn4flare-default replaces the "
+                             "default)")
+    parser.add_argument("--eval", dest="eval_dir", metavar="DIR",
+                        help="evaluation output whose tables (summary.md, gj1243_replay.txt, "
+                             "limitations.md) go into the card and whose results.json gives "
+                             "the detection threshold")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="detection threshold to record [the evaluation's, else the "
+                             "checkpoint's]")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where to put the model [the package's fcn4flare/data]")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a model of that name")
+    parser.set_defaults(func=_run_release)
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    from .training.release import release_model
+
+    path = release_model(args.run_dir, args.name, eval_dir=args.eval_dir,
+                         data_dir=args.data_dir, threshold=args.threshold,
+                         overwrite=args.overwrite)
+    print(path)
+    return 0
+
+
 # --------------------------------------------------------------------------- registry
 
 #: Subcommand registration functions, in the order ``fcn4flare --help`` lists them. Each takes
 #: the subparsers object, adds one parser and sets ``func`` on it (``(args) -> int``).
 COMMANDS: list[Callable[[Any], None]] = [
     _add_detect,
+    _add_evaluate,
     _add_info,
     _add_train,
+    _add_release,
 ]
 
 

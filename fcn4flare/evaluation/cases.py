@@ -1,6 +1,6 @@
 """The light curves of the model evaluation: simulated sets, real files and injections into them.
 
-Helper of ``benchmarks/evaluate_model.py``; the protocol is described in
+Part of `fcn4flare.evaluation` (run by ``fcn4flare evaluate``); the protocol is described in
 ``docs/benchmarks.rst``. Every set is a deterministic function of its seed.
 """
 
@@ -11,15 +11,14 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
-import lightkurve as lk
 import numpy as np
 from astropy.table import QTable
 from scipy.ndimage import median_filter
 
-from fcn4flare.exceptions import InputError
-from fcn4flare.postprocessing import find_runs
-from fcn4flare.preprocessing import GridMap, prepare_light_curve, regular_grid
-from fcn4flare.simulate import (
+from .._arrays import find_runs
+from ..exceptions import InputError
+from ..lightcurve import GridMap, prepare_light_curve, regular_grid
+from ..simulate import (
     CADENCES,
     inject_flares,
     point_to_point_sigma,
@@ -41,6 +40,7 @@ __all__ = [
     "excursion_mask",
     "inject_realisation",
     "injection_set",
+    "real_curves",
 ]
 
 #: Cadence families evaluated (all of `fcn4flare.simulate.CADENCES`, in its order).
@@ -99,6 +99,9 @@ class Curve:
         The injection's truth table (`fcn4flare.simulate.inject_flares`).
     source : Curve or None
         The un-injected light curve an injection was made into.
+    meta : dict
+        The light curve's metadata (mission, target, quarter/campaign/sector, time format;
+        the seed of an injection).
     """
 
     name: str
@@ -132,8 +135,9 @@ class Curve:
 
     @cached_property
     def grid(self) -> GridMap:
-        """Where each sample sits on the regular cadence grid (as `fcn4flare.detect_flares`
-        places it); scores are computed on the grid, where missing cadences break events."""
+        """Where each sample sits on the regular cadence grid (as
+        `~fcn4flare.detection.detect_flares` places it); scores are computed on the grid, where
+        missing cadences break events."""
         return regular_grid(self.time)
 
     def on_grid(self, values: np.ndarray, fill: float | bool) -> np.ndarray:
@@ -148,9 +152,35 @@ class Curve:
 
 
 def simulated_set(family: str, n_examples: int, seed: int, length: int = 4096) -> list[Curve]:
-    """``n_examples`` light curves of one cadence family from `simulate_training_example`.
+    """``n_examples`` simulated light curves of one cadence family.
+
+    Drawn by `~fcn4flare.simulate.simulate_training_example`.
 
     All examples come one after the other from ``numpy.random.default_rng(seed)``.
+
+    Parameters
+    ----------
+    family : str
+        A key of `fcn4flare.simulate.CADENCES` (one of `FAMILIES`).
+    n_examples : int
+        Number of light curves.
+    seed : int
+        Seed of the generator (the protocol uses ``TEST_SEED + k`` or
+        ``VALIDATION_SEED + k`` for family ``k``).
+    length : int
+        Samples per light curve.
+
+    Returns
+    -------
+    list of Curve
+        Labelled light curves named ``sim_<family>_<seed>_<i>``, grouped by ``family``.
+
+    Examples
+    --------
+    >>> from fcn4flare.evaluation.cases import simulated_set
+    >>> curves = simulated_set("tess_2min", 2, seed=1, length=512)
+    >>> [c.name for c in curves], curves[0].labels.dtype
+    (['sim_tess_2min_1_0000', 'sim_tess_2min_1_0001'], dtype('bool'))
     """
     cadence = float(CADENCES[family])
     rng = np.random.default_rng(seed)
@@ -171,7 +201,19 @@ def read_real_curve(path: Path) -> Curve:
 
     PDCSAP flux, lightkurve's default quality bitmask (flagged samples become NaN), times in
     the mission's own day-based format (BKJD or BTJD).
+
+    Parameters
+    ----------
+    path : path-like
+        A file ``lightkurve.read`` opens.
+
+    Returns
+    -------
+    Curve
+        Unlabelled, grouped by the file name, with `excursion_mask` as ``unknown``.
     """
+    import lightkurve as lk
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lc = lk.read(str(path))
@@ -189,8 +231,51 @@ def read_real_curve(path: Path) -> Curve:
     )
 
 
+def real_curves(data_dir: Path, files: int | None = None) -> list[Curve]:
+    """The real light curves of the evaluation: every ``*.fits`` file of ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir : path-like
+        Directory of the FITS light curves.
+    files : int, optional
+        Keep only this many, the ones with the fewest samples (the quick run); all if None.
+
+    Returns
+    -------
+    list of Curve
+        Sorted by name; empty when the directory does not exist or holds no FITS file.
+    """
+    paths = sorted(Path(data_dir).glob("*.fits")) if Path(data_dir).is_dir() else []
+    curves = [read_real_curve(p) for p in paths]
+    if files is not None:
+        curves = sorted(curves, key=lambda c: c.time.size)[:files]
+        curves.sort(key=lambda c: c.name)
+    return curves
+
+
 def file_label(curve: Curve) -> str:
-    """A short name of a real light curve for tables: mission and quarter/campaign/sector."""
+    """A short name of a real light curve for tables: mission and quarter/campaign/sector.
+
+    Parameters
+    ----------
+    curve : Curve
+        A light curve from `read_real_curve`.
+
+    Returns
+    -------
+    str
+        E.g. ``'Kepler Q2'``, ``'TESS S1'``; the curve's name when the metadata say neither.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.evaluation.cases import Curve, file_label
+    >>> curve = Curve("a", "a.fits", np.arange(3.0), np.ones(3), np.ones(3), 2.0,
+    ...               meta={"mission": "TESS", "sector": 1})
+    >>> file_label(curve)
+    'TESS S1'
+    """
     meta = curve.meta
     for key, prefix in (("quarter", "Q"), ("campaign", "C"), ("sector", "S")):
         if meta.get(key) is not None:
@@ -202,11 +287,23 @@ def excursion_mask(time: np.ndarray, flux: np.ndarray) -> np.ndarray:
     """Upward excursions of a light curve: where unlabelled real flares may be.
 
     On the usable samples of the median-normalised flux, the residual from a running median
-    of `EXCURSION_WINDOW_DAYS` is compared with the point-to-point scatter sigma: runs of at
-    least two samples above `EXCURSION_SIGMA` sigma, or single samples above
-    `EXCURSION_SINGLE_SIGMA` sigma, grown on both sides while the residual stays above
-    `EXCURSION_GROW_SIGMA` sigma, then padded by `EXCURSION_PAD` samples. The rule knows
+    of ``EXCURSION_WINDOW_DAYS`` is compared with the point-to-point scatter sigma: runs of at
+    least two samples above ``EXCURSION_SIGMA`` sigma, or single samples above
+    ``EXCURSION_SINGLE_SIGMA`` sigma, grown on both sides while the residual stays above
+    ``EXCURSION_GROW_SIGMA`` sigma, then padded by ``EXCURSION_PAD`` samples. The rule knows
     nothing of the detectors, so the same samples are left out for every method and model.
+
+    Parameters
+    ----------
+    time : ndarray
+        Times in days.
+    flux : ndarray
+        Flux, NaN where unusable.
+
+    Returns
+    -------
+    ndarray of bool
+        The excursions, one value per sample (all False with fewer than 10 usable samples).
     """
     usable = np.flatnonzero(np.isfinite(flux))
     mask = np.zeros(flux.size, dtype=bool)
@@ -242,8 +339,24 @@ def inject_realisation(curve: Curve, seed: int, label: str) -> Curve:
 
     Intrinsic peak amplitudes are log-uniform in `AMPLITUDE_RANGE_SIGMA` times the
     point-to-point scatter of the median-normalised flux; FWHMs are log-uniform in
-    `FWHM_RANGE_CADENCES` cadences; peak times are placed by `inject_flares` (at least ten
-    FWHMs plus two cadences apart). Labels are the injection's ``flare_label``.
+    `FWHM_RANGE_CADENCES` cadences; peak times are placed by
+    `~fcn4flare.simulate.inject_flares` (at least ten FWHMs plus two cadences apart). Labels
+    are the injection's ``flare_label``.
+
+    Parameters
+    ----------
+    curve : Curve
+        The un-injected light curve.
+    seed : int
+        Seed of the realisation.
+    label : str
+        Name of the new curve.
+
+    Returns
+    -------
+    Curve
+        A copy with the injected flux, the labels, ``neutral`` (the surroundings of flares
+        too faint to be labelled), the injection's ``truth`` and ``source=curve``.
     """
     rng = np.random.default_rng(seed)
     usable = curve.usable
@@ -302,7 +415,22 @@ def _check_separate_labels(labels: np.ndarray, truth: QTable, label: str) -> Non
 
 
 def injection_set(curves: list[Curve], realisations: int, base_seed: int) -> list[Curve]:
-    """``realisations`` independent injections into each curve (seed ``base + 100 j + r``)."""
+    """``realisations`` independent injections into each curve (seed ``base + 100 j + r``).
+
+    Parameters
+    ----------
+    curves : list of Curve
+        The un-injected light curves (``j`` is the position in this list).
+    realisations : int
+        Injections per curve (``r = 0 .. realisations - 1``).
+    base_seed : int
+        `INJECTION_TEST_SEED` or `INJECTION_TUNING_SEED`.
+
+    Returns
+    -------
+    list of Curve
+        File by file, realisation by realisation; named ``<curve>_inj<seed>``.
+    """
     injected = []
     for j, curve in enumerate(curves):
         for r in range(realisations):

@@ -2,66 +2,90 @@
 
 Usage::
 
-    python benchmarks/evaluate_model.py --model DIR [--quick] [--peers] [--out DIR]
+    fcn4flare evaluate --model M [--quick] [--peers [NAME ...]] [--out DIR] [--data DIR]
 
-Sections (protocol in ``docs/benchmarks.rst``):
+or, from Python, `run_evaluation`. Sections (protocol in ``docs/benchmarks.rst``):
 
 1. held-out simulated test sets, one per cadence family (point-wise and event-level scores of
    the raw probability and of the post-processed events);
-2. flares injected into the real light curves of ``shared/data/lightcurves`` (scores, event
-   recall by peak amplitude and labelled length, the targets);
+2. flares injected into the real light curves of ``--data`` (scores, event recall by peak
+   amplitude and labelled length, the targets);
 3. events on the un-injected real light curves (events per 30 days, a list to vet, figures);
 4. the post-processing sweep (threshold, merge gap, minimum points, published rules) on
    validation-like simulated sets and separate injections;
-5. with ``--peers``: AltaiPony and stella on the same data (``benchmarks/peers``);
+5. with ``--peers``: AltaiPony and stella on the same data, each run in its own environment
+   by its runner in ``benchmarks/peers``;
 6. wall time per light curve of every method.
 
-Tables are printed and written to ``--out`` (default ``runs/eval``, ignored by git) as CSV, one JSON
-file, a reStructuredText fragment and a text report; vetting figures go to ``--out/png``.
-Every number except the timings is a deterministic function of the model and the seeds.
+Without real light curves (``--data`` absent or without FITS files) sections 2 and 3 are
+skipped, with a message, and section 4 ranks on the simulated validation sets alone.
+
+Tables are printed and written to ``--out`` (default ``runs/eval``) as CSV, one JSON file, a
+reStructuredText fragment and a text report; vetting figures go to ``--out/png``. fcn4flare
+runs through `~fcn4flare.detection.FlareDetector` everywhere. Every number except the timings is a
+deterministic function of the model and the seeds.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import io
+import os
 import platform
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import eval_cases as cases
-import eval_scoring as scoring
 import numpy as np
-import torch
 from astropy import units as u
 from erfa import ErfaWarning
-from eval_methods import (
-    PEERS,
+
+from .. import __version__
+from ..detection.detector import FlareDetector
+from ..detection.rules import PUBLISHED_RULES, DetectionRules
+from ..exceptions import InputError
+from . import cases, scoring
+from .methods import (
+    DEFAULT_PEER_ENVS,
+    DEFAULT_PEER_RUNNERS,
     Answer,
     ModelRun,
+    Peer,
     events_on_rows,
-    model_rules,
     peer_available,
     run_model,
 )
-from eval_methods import run_peer as _run_peer
-from eval_plots import plot_overview, plot_zooms
-from eval_report import Column, Table, write_json
+from .methods import peers as peer_registry
+from .methods import run_peer as _run_peer
+from .report import Column, Table, write_json
 
-from fcn4flare import __version__, detect_flares, load_model
-from fcn4flare.postprocessing import DEFAULT_RULES, PUBLISHED_RULES
+__all__ = [
+    "Settings",
+    "FULL",
+    "QUICK",
+    "Evaluation",
+    "REPOSITORY",
+    "DEFAULT_DATA",
+    "DEFAULT_OUT",
+    "build_parser",
+    "select_peers",
+    "run_evaluation",
+    "write_outputs",
+    "main",
+]
 
-__all__ = ["Settings", "FULL", "QUICK", "main"]
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "lightcurves"
+#: The repository checkout this package sits in (the peers' runners, the data next to it).
+REPOSITORY = Path(__file__).resolve().parents[2]
+#: The real light curves: ``../shared/data/lightcurves`` relative to the repository.
+DEFAULT_DATA = REPOSITORY.parent / "shared" / "data" / "lightcurves"
+#: Where the tables go (relative to the working directory; ignored by git).
 DEFAULT_OUT = Path("runs/eval")
 TARGET_EVENT_RECALL = 0.90
 TARGET_DICE = 0.70
@@ -77,7 +101,27 @@ STELLA_SIM_FAMILIES = ("tess_2min",)  # stella's training domain (TESS 2-min)
 
 @dataclass(frozen=True)
 class Settings:
-    """Sizes of one evaluation run."""
+    """Sizes of one evaluation run (`FULL` decides; `QUICK` is a smoke test).
+
+    Attributes
+    ----------
+    families : tuple of str
+        Cadence families of the simulated sets.
+    n_test, n_validation : int
+        Simulated light curves per family in the test and validation sets.
+    length : int
+        Samples per simulated light curve.
+    files : int or None
+        None: every FITS file; else the ``files`` with the fewest samples.
+    realisations, tuning_realisations : int
+        Injections per real file for the scores and for the sweep.
+    thresholds, merge_gaps, min_points : tuple
+        The grid of the post-processing sweep.
+    timing_examples : int
+        Simulated light curves timed per family.
+    stella_sim_examples : int
+        Simulated TESS 2-min light curves given to stella.
+    """
 
     families: tuple[str, ...]
     n_test: int
@@ -117,58 +161,99 @@ EVENTS = [
 
 
 class Evaluation:
-    """State shared by the sections: model, settings, peers, the data sets and outputs."""
+    """State shared by the sections: detector, settings, peers, the data sets and outputs.
 
-    def __init__(self, model: Any, settings: Settings, peers: Sequence[str], data_dir: Path,
-                 out: Path) -> None:
-        self.model = model
-        self.default_rules = model_rules(model)
+    Each section (`simulated_test`, `injections`, `false_events`, `postprocessing`,
+    `timing`) adds its tables to ``tables``; `run_evaluation` runs them in that order.
+
+    Parameters
+    ----------
+    model : `~fcn4flare.network.FCN4FlareModel`, str or path-like
+        The model, a shipped model's name or a checkpoint.
+    settings : Settings
+        Sizes of the run.
+    peers : mapping of str to `~fcn4flare.evaluation.methods.Peer`
+        The peers to run, by key (see `select_peers`).
+    data_dir : path-like
+        Directory of the real FITS light curves (may be absent).
+    out : path-like
+        Output directory (for the figures).
+    """
+
+    def __init__(self, model: Any, settings: Settings, peers: Mapping[str, Peer],
+                 data_dir: Path, out: Path) -> None:
+        self.detector = FlareDetector(model)
+        self.model = self.detector.model
+        self.default_rules = self.detector.rules
+        self.published_rules = DetectionRules.resolve(
+            "published", threshold=PUBLISHED_RULES["threshold"])
         self.settings = settings
-        self.peers = list(peers)
-        self.data_dir = data_dir
-        self.out = out
+        self.peers = dict(peers)
+        self.data_dir = Path(data_dir)
+        self.out = Path(out)
         self.tables: list[Table] = []
         self.extra: dict[str, Any] = {}
         self.peer_log = io.StringIO()
         self.timings: list[dict[str, Any]] = []
+        self.skipped: list[str] = []
+        self.metadata: dict[str, Any] = {}
         self._originals: list[cases.Curve] | None = None
+        self._file_labels: dict[str, str] = {}
 
     # ---------------------------------------------------------------- helpers
 
     def table(self, table: Table) -> Table:
+        """Keep ``table`` for the outputs and print it."""
         self.tables.append(table)
         print("\n" + table.to_text(), flush=True)
         return table
 
     def run_peer(self, key: str, curves: Sequence[cases.Curve], args: Sequence[str] = ()
                  ) -> list[Answer]:
+        """Run peer ``key`` on ``curves`` (see `~fcn4flare.evaluation.methods.run_peer`)."""
         _log(f"{key}: {len(curves)} light curve(s) {' '.join(args)}")
-        return _run_peer(PEERS[key], curves, args, log=self.peer_log)
+        return _run_peer(self.peers[key], curves, args, log=self.peer_log)
+
+    def run_model(self, curves: Sequence[cases.Curve], batch_size: int = 16
+                  ) -> list[ModelRun]:
+        """The detector on ``curves``: one `~fcn4flare.detection.Detection` each."""
+        return run_model(self.model, curves, batch_size=batch_size, rules=self.default_rules)
 
     def fcn_answers(self, runs: Sequence[ModelRun]) -> dict[str, list[Answer]]:
+        """The three fcn4flare variants (p>0.5, default rules, published rules) per run."""
         variants: dict[str, Callable[[ModelRun], Answer]] = {
             RAW: lambda run: run.raw_answer(0.5),
             DEFAULT: lambda run: run.events_answer(self.default_rules),
-            PUBLISHED: lambda run: run.events_answer(PUBLISHED_RULES),
+            PUBLISHED: lambda run: run.events_answer(self.published_rules),
         }
         return {name: [variant(run) for run in runs] for name, variant in variants.items()}
 
     def originals(self) -> list[cases.Curve]:
+        """The real light curves (read once); empty when ``data_dir`` holds none."""
         if self._originals is None:
-            paths = sorted(self.data_dir.glob("*.fits"))
-            if not paths:
-                raise SystemExit(f"no FITS light curves in {self.data_dir} (use --data-dir)")
-            curves = [cases.read_real_curve(p) for p in paths]
-            if self.settings.files is not None:
-                curves = sorted(curves, key=lambda c: c.time.size)[: self.settings.files]
-                curves.sort(key=lambda c: c.name)
+            curves = cases.real_curves(self.data_dir, self.settings.files)
+            if not curves:
+                _log(f"no FITS light curves in {self.data_dir}: the sections on real light "
+                     "curves are skipped (use --data DIR)")
             self._originals = curves
-            _FILE_LABELS.update({c.group: cases.file_label(c) for c in curves})
+            self._file_labels.update({c.group: cases.file_label(c) for c in curves})
         return self._originals
+
+    def short(self, name: str) -> str:
+        """A table label for a real file: mission and quarter, campaign or sector."""
+        return self._file_labels.get(name, name.removesuffix(".fits"))
+
+    def _skip(self, section: str) -> bool:
+        if self.originals():
+            return False
+        self.skipped.append(section)
+        _log(f"section {section} skipped: no real light curves in {self.data_dir}")
+        return True
 
     # ---------------------------------------------------------------- 1. simulated test sets
 
     def simulated_test(self) -> None:
+        """Section 1: the simulated test sets, one per cadence family."""
         s = self.settings
         table = Table("simulated_test", f"1. Simulated test sets ({s.n_test} x {s.length} "
                       "samples per cadence family, seed 777000 + family index)",
@@ -181,12 +266,12 @@ class Evaluation:
         for family in s.families:
             index = list(cases.FAMILIES).index(family)
             curves = cases.simulated_set(family, s.n_test, cases.TEST_SEED + index, s.length)
-            methods = self.fcn_answers(run_model(self.model, curves))
+            methods = self.fcn_answers(self.run_model(curves))
             if "altaipony" in self.peers:
-                methods[PEERS["altaipony"].label] = self.run_peer("altaipony", curves)
+                methods[self.peers["altaipony"].label] = self.run_peer("altaipony", curves)
             if "stella" in self.peers and family in STELLA_SIM_FAMILIES:
                 subset = curves[: s.stella_sim_examples]
-                name = PEERS["stella"].label + " (floored gaps)"
+                name = self.peers["stella"].label + " (floored gaps)"
                 answers = self.run_peer("stella", subset, ["--gap-rule", "floored"])
                 methods[name] = answers + [None] * (len(curves) - len(subset))
             for name, answers in methods.items():
@@ -207,7 +292,7 @@ class Evaluation:
     def _time_fcn_on_sims(self, family: str, curves: Sequence[cases.Curve]) -> None:
         for curve in curves[: self.settings.timing_examples]:
             start = time.perf_counter()
-            detect_flares(curve.time, flux=curve.flux, model=self.model)
+            self.detector.run(curve.time, flux=curve.flux).table()
             self.timings.append({"method": "fcn4flare detect_flares", "data": f"sim {family}",
                                  "points": curve.time.size,
                                  "seconds": time.perf_counter() - start})
@@ -226,11 +311,14 @@ class Evaluation:
     # ---------------------------------------------------------------- 2. injections
 
     def injections(self) -> None:
+        """Section 2: flares injected into the real light curves (skipped without them)."""
+        if self._skip("injections"):
+            return
         s = self.settings
         originals = self.originals()
         injected = cases.injection_set(originals, s.realisations, cases.INJECTION_TEST_SEED)
-        on_original = self.fcn_answers(run_model(self.model, originals, batch_size=1))
-        on_injected = self.fcn_answers(run_model(self.model, injected, batch_size=1))
+        on_original = self.fcn_answers(self.run_model(originals, batch_size=1))
+        on_injected = self.fcn_answers(self.run_model(injected, batch_size=1))
         methods = {name: (on_original[name], on_injected[name]) for name in FCN_VARIANTS}
         methods.update(self._peers_on_real(originals, injected))
         self.extra["original_answers"] = {n: a[0] for n, a in methods.items()}
@@ -252,7 +340,7 @@ class Evaluation:
                     entry[1].append(answer)
             everything: tuple[list, list] = ([], [])
             for group, (curves, answers) in by_file.items():
-                table.add(file=_short(group), method=name,
+                table.add(file=self.short(group), method=name,
                           **scoring.score_answers(curves, answers))
                 everything[0].extend(curves)
                 everything[1].extend(answers)
@@ -271,7 +359,7 @@ class Evaluation:
         methods: dict[str, tuple[list, list]] = {}
         if "altaipony" in self.peers:
             answers = self.run_peer("altaipony", originals + injected)
-            methods[PEERS["altaipony"].label] = (answers[: len(originals)],
+            methods[self.peers["altaipony"].label] = (answers[: len(originals)],
                                                  answers[len(originals):])
         if "stella" in self.peers:
             domain = [c for c in originals if abs(c.cadence_minutes - 2.0) < 0.5]
@@ -279,7 +367,7 @@ class Evaluation:
                 chosen = domain + [c for c in injected if c.source in domain]
                 answers = dict(zip((c.name for c in chosen),
                                    self.run_peer("stella", chosen), strict=True))
-                methods[PEERS["stella"].label] = (
+                methods[self.peers["stella"].label] = (
                     [answers.get(c.name) for c in originals],
                     [answers.get(c.name) for c in injected],
                 )
@@ -291,7 +379,7 @@ class Evaluation:
             return
         for curve, answer in zip(curves, answers, strict=True):
             if answer is not None:
-                self.timings.append({"method": name, "data": f"{data} {_short(curve.group)}",
+                self.timings.append({"method": name, "data": f"{data} {self.short(curve.group)}",
                                      "points": curve.time.size, "seconds": answer.runtime_s})
 
     def _recall_tables(self, records: dict[str, list[dict[str, Any]]]) -> None:
@@ -344,7 +432,7 @@ class Evaluation:
                          Column("dice_ok", "ok")])
         for row in table.rows:
             flares = [r for r in records[row["method"]]
-                      if row["file"] == "all" or _short(r["file"]) == row["file"]]
+                      if row["file"] == "all" or self.short(r["file"]) == row["file"]]
             n_target, recall = scoring.target_recall(flares)
             targets.add(file=row["file"], method=row["method"], n_target=n_target,
                         target_recall=recall, recall_ok=bool(recall >= TARGET_EVENT_RECALL),
@@ -354,9 +442,12 @@ class Evaluation:
     # ---------------------------------------------------------------- 3. real light curves
 
     def false_events(self) -> None:
+        """Section 3: events on the un-injected real light curves, a list and figures."""
+        if self._skip("false_events"):
+            return
         originals = self.originals()
         answers = self.extra["original_answers"]
-        runs = run_model(self.model, originals, batch_size=1)
+        runs = self.run_model(originals, batch_size=1)
         rate = Table("false_events", "3. Events on the un-injected real light curves (real "
                      "flares included: an upper bound on false events)",
                      [Column("file", "file"), Column("method", "method"),
@@ -381,7 +472,7 @@ class Evaluation:
             for name, per_curve in answers.items():
                 if per_curve[j] is None:
                     continue
-                rate.add(file=_short(curve.group), method=name,
+                rate.add(file=self.short(curve.group), method=name,
                          **scoring.count_events([curve], [per_curve[j]]))
             table, seconds = self._public_detection(curve)
             consistent &= self._same_events(runs[j], table)
@@ -391,7 +482,7 @@ class Evaluation:
             for k, row in enumerate(table):
                 span = slice(int(row["istart"]), int(row["istop"]) + 1)
                 found_by = [name for name, a in peers.items() if a.flagged[span].any()]
-                listing.add(file=_short(curve.group), n=k + 1, tpeak=float(row["tpeak"].value),
+                listing.add(file=self.short(curve.group), n=k + 1, tpeak=float(row["tpeak"].value),
                             amplitude=float(u.Quantity(row["amplitude"]).value),
                             duration_min=float(row["duration"].to_value("min")),
                             n_points=int(row["n_points"]), score=float(row["score"]),
@@ -401,7 +492,7 @@ class Evaluation:
                             peers=", ".join(found_by) or "none")
             self._figures(curve, runs[j], answers[DEFAULT][j], peers)
             self.timings.append({"method": "fcn4flare detect_flares",
-                                 "data": f"original {_short(curve.group)}",
+                                 "data": f"original {self.short(curve.group)}",
                                  "points": curve.time.size, "seconds": seconds})
             for name, per_curve in answers.items():
                 self._record_real_times(name, [curve], [per_curve[j]], "original")
@@ -414,21 +505,21 @@ class Evaluation:
         self.table(rate)
         self.table(listing)
         self.extra["public_api_consistent"] = consistent
-        print(f"detect_flares on the lightkurve objects gives the events scored here: "
+        print(f"FlareDetector on the lightkurve objects gives the events scored here: "
               f"{'yes' if consistent else 'NO'}")
 
     def _public_detection(self, curve: cases.Curve) -> tuple[Any, float]:
-        """`detect_flares` on the file read by lightkurve: the user's path, timed."""
+        """`FlareDetector` on the file read by lightkurve: the user's path, timed."""
         import lightkurve as lk
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             lc = lk.read(str(self.data_dir / curve.group))
-        detect_flares(lc, model=self.model)  # warm-up
+        self.detector.run(lc).table()  # warm-up
         seconds = []
         for _ in range(3):
             start = time.perf_counter()
-            table = detect_flares(lc, model=self.model)
+            table = self.detector.run(lc).table()
             seconds.append(time.perf_counter() - start)
         return table, float(np.median(seconds))
 
@@ -439,6 +530,8 @@ class Evaluation:
 
     def _figures(self, curve: cases.Curve, run: ModelRun, events: Answer,
                  peers: dict[str, Answer]) -> None:
+        from .plots import plot_overview, plot_zooms
+
         png = self.out / "png"
         png.mkdir(exist_ok=True)
         title = (f"{curve.group}  ({curve.meta.get('target', '')}): fcn4flare events "
@@ -450,6 +543,11 @@ class Evaluation:
     # ---------------------------------------------------------------- 4. post-processing
 
     def postprocessing(self) -> None:
+        """Section 4: the sweep of threshold, merge gap, minimum points and published rules.
+
+        Without real light curves the injection columns stay empty and the ranking uses
+        the validation scores alone.
+        """
         s = self.settings
         validation = []
         for family in s.families:
@@ -459,9 +557,9 @@ class Evaluation:
         originals = self.originals()
         tuning = cases.injection_set(originals, s.tuning_realisations,
                                      cases.INJECTION_TUNING_SEED)
-        val_runs = run_model(self.model, validation)
-        original_runs = run_model(self.model, originals, batch_size=1)
-        tuning_runs = run_model(self.model, tuning, batch_size=1)
+        val_runs = self.run_model(validation)
+        original_runs = self.run_model(originals, batch_size=1)
+        tuning_runs = self.run_model(tuning, batch_size=1)
 
         table = Table("postprocessing", "4. Post-processing sweep: simulated validation sets "
                       f"({s.n_validation} per family, seed 778000 + family index) and separate "
@@ -477,16 +575,25 @@ class Evaluation:
                        Column("score", "mean F1", ".4f")],
                       note="mean F1 = mean of val ev F1, val F1, inj ev F1 and inj F1 (the "
                            "ranking used; IoU ranks like F1).")
+        if not originals:
+            table.note += ("\nNo real light curves: the injection columns are empty and mean "
+                           "F1 is the mean of val ev F1 and val F1.")
         for label, rules in _rule_grid(s):
             val = scoring.score_answers(validation, [r.events_answer(rules) for r in val_runs])
-            on_original = [r.events_answer(rules) for r in original_runs]
-            answers = [r.events_answer(rules) for r in tuning_runs]
-            inj = scoring.score_answers(tuning, answers)
-            _, recall = scoring.target_recall(scoring.flare_records(tuning, answers))
-            per_30 = scoring.count_events(originals, on_original)["per_30d"]
-            score = float(np.mean([val["event_f1"], val["f1"], inj["event_f1"], inj["f1"]]))
-            table.add(rules=label, threshold=rules["threshold"], merge_gap=rules["merge_gap"],
-                      min_points=rules["min_points"], val_event_f1=val["event_f1"],
+            if originals:
+                on_original = [r.events_answer(rules) for r in original_runs]
+                answers = [r.events_answer(rules) for r in tuning_runs]
+                inj = scoring.score_answers(tuning, answers)
+                _, recall = scoring.target_recall(scoring.flare_records(tuning, answers))
+                per_30 = scoring.count_events(originals, on_original)["per_30d"]
+                score = float(np.mean([val["event_f1"], val["f1"], inj["event_f1"],
+                                       inj["f1"]]))
+            else:
+                inj = dict.fromkeys(("event_f1", "f1", "iou"))
+                recall = per_30 = None
+                score = float(np.mean([val["event_f1"], val["f1"]]))
+            table.add(rules=label, threshold=rules.threshold, merge_gap=rules.merge_gap,
+                      min_points=rules.min_points, val_event_f1=val["event_f1"],
                       val_f1=val["f1"], val_iou=val["iou"], inj_event_f1=inj["event_f1"],
                       inj_target_recall=recall, inj_f1=inj["f1"], inj_iou=inj["iou"],
                       real_per_30d=per_30, score=score, is_default=rules == self.default_rules)
@@ -502,6 +609,8 @@ class Evaluation:
                            f"{current['score']:.4f}, rank {table.rows.index(current) + 1} of "
                            f"{len(table.rows)}.")
         for metric in ("val_event_f1", "val_f1", "inj_event_f1", "inj_f1"):
+            if table.rows[0][metric] is None:
+                continue
             top = max(table.rows, key=lambda row, m=metric: row[m])
             table.note += (f"\nBest {metric}: {top['rules']} thr {top['threshold']:g} gap "
                            f"{top['merge_gap']} min {top['min_points']} ({top[metric]:.3f})")
@@ -512,6 +621,9 @@ class Evaluation:
     # ---------------------------------------------------------------- 6. timing
 
     def timing(self) -> None:
+        """Section 6: wall time per light curve of every method."""
+        import torch
+
         table = Table("timing", "6. Wall time per light curve (this machine, torch threads "
                       f"{torch.get_num_threads()}; peers: their runners' runtime_s)",
                       [Column("method", "method"), Column("data", "data"),
@@ -534,24 +646,22 @@ class Evaluation:
 # --------------------------------------------------------------------------- small helpers
 
 
-def _rule_grid(s: Settings) -> list[tuple[str, dict[str, Any]]]:
-    grid = [("default", {**DEFAULT_RULES, "threshold": t, "merge_gap": g, "min_points": m})
+def _rule_grid(s: Settings) -> list[tuple[str, DetectionRules]]:
+    default, published = DetectionRules.resolve("default"), DetectionRules.resolve("published")
+    grid = [("default", dataclasses.replace(default, threshold=t, merge_gap=g, min_points=m))
             for t in s.thresholds for g in s.merge_gaps for m in s.min_points]
-    grid += [("published", {**PUBLISHED_RULES, "threshold": t}) for t in s.thresholds]
+    grid += [("published", published.with_threshold(t)) for t in s.thresholds]
     return grid
+
+
+def _rules_dict(rules: DetectionRules) -> dict[str, Any]:
+    """The keyword arguments of `~fcn4flare.detection.detect_events` (threshold first)."""
+    return {"threshold": rules.threshold,
+            **{key: getattr(rules, key) for key in DetectionRules.RULE_NAMES}}
 
 
 def _recall_cell(n: int, recall: float) -> str:
     return "--" if n == 0 else f"{recall:.2f} ({n})"
-
-
-def _short(name: str) -> str:
-    """A table label for a real file: mission and quarter, campaign or sector."""
-    return _FILE_LABELS.get(name, name.removesuffix(".fits"))
-
-
-# File name -> table label, filled when the real light curves are read.
-_FILE_LABELS: dict[str, str] = {}
 
 
 def _log(message: str) -> None:
@@ -560,37 +670,39 @@ def _log(message: str) -> None:
 
 def _git_commit() -> str:
     try:
-        done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        done = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=False)
         return done.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
 
 
-def _metadata(args: argparse.Namespace, model: Any, settings: Settings,
-              peers: Sequence[str]) -> dict[str, Any]:
+def _metadata(evaluation: Evaluation, model_label: str, quick: bool) -> dict[str, Any]:
+    import torch
+
+    model, settings = evaluation.model, evaluation.settings
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "model": str(args.model),
+        "model": model_label,
         "model_checksum": model.checksum(),
         "model_config": dict(model.config.to_dict()) if hasattr(model.config, "to_dict")
         else str(model.config),
         "fcn4flare_version": __version__,
         "git_commit": _git_commit(),
-        "quick": bool(args.quick),
+        "quick": bool(quick),
         "settings": asdict(settings),
         "seeds": {"test": cases.TEST_SEED, "validation": cases.VALIDATION_SEED,
                   "injection_test": cases.INJECTION_TEST_SEED,
                   "injection_tuning": cases.INJECTION_TUNING_SEED},
         "injection": {"amplitude_sigma": cases.AMPLITUDE_RANGE_SIGMA,
                       "fwhm_cadences": cases.FWHM_RANGE_CADENCES},
-        "default_rules": model_rules(model),
-        "published_rules": PUBLISHED_RULES,
-        "peers": {key: PEERS[key].version for key in peers},
+        "default_rules": _rules_dict(evaluation.default_rules),
+        "published_rules": _rules_dict(evaluation.published_rules),
+        "peers": {key: peer.version for key, peer in evaluation.peers.items()},
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "data_dir": str(args.data_dir),
+        "data_dir": str(evaluation.data_dir),
     }
 
 
@@ -623,8 +735,21 @@ def _rst_fragment(tables: Sequence[Table]) -> str:
 _SWEEP_ROWS_IN_RST = 10
 
 
-def _write_outputs(evaluation: Evaluation, metadata: dict[str, Any]) -> None:
+def write_outputs(evaluation: Evaluation, metadata: Mapping[str, Any]) -> None:
+    """Write the tables of a finished evaluation to ``evaluation.out``.
+
+    One CSV file per table, ``injected_flares.csv``, ``results.json`` (tables and
+    ``metadata``), ``tables.rst``, ``report.txt`` and ``peers.log``.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+        The evaluation, its sections run.
+    metadata : mapping
+        The run's metadata (model, checksum, settings, seeds, versions).
+    """
     out = evaluation.out
+    out.mkdir(parents=True, exist_ok=True)
     for table in evaluation.tables:
         table.to_csv(out / f"{table.name}.csv")
     flares = evaluation.extra.get("injected_flares", {})
@@ -634,10 +759,13 @@ def _write_outputs(evaluation: Evaluation, metadata: dict[str, Any]) -> None:
             out / "injected_flares.csv")
     extra = {k: v for k, v in evaluation.extra.items()
              if k in ("recommended_rules", "public_api_consistent")}
-    write_json(out / "results.json", metadata, evaluation.tables, extra)
+    write_json(out / "results.json", dict(metadata), evaluation.tables, extra)
     header = (f"Model ``{metadata['model']}`` (checksum ``{metadata['model_checksum'][:12]}``), "
               f"fcn4flare {metadata['fcn4flare_version']} (git {metadata['git_commit']}), "
               f"{metadata['date_utc']}{', QUICK run' if metadata['quick'] else ''}.\n\n")
+    if evaluation.skipped:
+        header += (f"Skipped (no real light curves in {evaluation.data_dir}): "
+                   f"{', '.join(evaluation.skipped)}.\n\n")
     (out / "tables.rst").write_text(header + _rst_fragment(evaluation.tables))
     (out / "report.txt").write_text(header + "\n\n".join(t.to_text() for t in evaluation.tables)
                                     + "\n")
@@ -647,49 +775,207 @@ def _write_outputs(evaluation: Evaluation, metadata: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- entry point
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True,
-                        help="checkpoint directory or file, or a shipped model's name")
-    parser.add_argument("--quick", action="store_true", help="tiny version for smoke tests")
-    parser.add_argument("--peers", action="store_true", help="also run AltaiPony and stella")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA,
-                        help="directory of the real FITS light curves")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    return parser.parse_args(argv)
+def select_peers(names: Sequence[str] | None, envs: Path = DEFAULT_PEER_ENVS,
+                 runners: Path = DEFAULT_PEER_RUNNERS) -> dict[str, Peer]:
+    """The peers to run: those named (all for an empty list) whose environment is set up.
+
+    A peer that is not set up is reported on stderr and left out.
+
+    Parameters
+    ----------
+    names : sequence of str or None
+        Peer keys (``altaipony``, ``stella``); None: no peer; empty: every peer.
+    envs, runners : path-like
+        See `~fcn4flare.evaluation.methods.peers`.
+
+    Returns
+    -------
+    dict of str to `~fcn4flare.evaluation.methods.Peer`
+
+    Raises
+    ------
+    InputError
+        An unknown peer name.
+
+    Examples
+    --------
+    >>> from fcn4flare.evaluation import select_peers
+    >>> select_peers(None)
+    {}
+    >>> select_peers(["pony"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    fcn4flare.exceptions.InputError: unknown peer 'pony'; the peers are altaipony, stella.
+    """
+    registry = peer_registry(envs, runners)
+    if names is None:
+        return {}
+    chosen = list(names) or list(registry)
+    for name in chosen:
+        if name not in registry:
+            raise InputError(f"unknown peer {name!r}; the peers are {', '.join(registry)}.")
+    selected = {}
+    for key in dict.fromkeys(chosen):
+        peer = registry[key]
+        if peer_available(peer):
+            selected[key] = peer
+        else:
+            missing = peer.python if not peer.python.is_file() else peer.script
+            print(f"{key}: not set up ({missing} not found); see benchmarks/peers/README.md "
+                  "(bash benchmarks/peers/setup_peers.sh)", file=sys.stderr)
+    return selected
+
+
+def run_evaluation(
+    model: Any,
+    *,
+    quick: bool = False,
+    settings: Settings | None = None,
+    peers: Sequence[str] | None = None,
+    data_dir: os.PathLike | str = DEFAULT_DATA,
+    out: os.PathLike | str = DEFAULT_OUT,
+    threads: int = 1,
+    peer_envs: os.PathLike | str = DEFAULT_PEER_ENVS,
+    peer_runners: os.PathLike | str = DEFAULT_PEER_RUNNERS,
+) -> Evaluation:
+    """Run every section of the evaluation and write its outputs.
+
+    PyTorch runs with ``threads`` threads and deterministic algorithms while it runs; both
+    settings, and the warning filters, are restored afterwards.
+
+    Parameters
+    ----------
+    model : `~fcn4flare.network.FCN4FlareModel`, str or path-like
+        The model, a shipped model's name, or a checkpoint directory or file.
+    quick : bool
+        Use `QUICK` instead of `FULL` (ignored when ``settings`` is given).
+    settings : Settings, optional
+        Sizes of the run.
+    peers : sequence of str, optional
+        Peers to run as well (see `select_peers`): None none, an empty list all.
+    data_dir : path-like
+        Directory of the real FITS light curves; without them the sections on real light
+        curves are skipped.
+    out : path-like
+        Output directory (created).
+    threads : int
+        PyTorch threads.
+    peer_envs, peer_runners : path-like
+        Where the peers' environments and runner scripts are.
+
+    Returns
+    -------
+    Evaluation
+        With its ``tables``; ``metadata`` holds what ``results.json`` records.
+
+    Raises
+    ------
+    InputError
+        An unknown peer.
+    CheckpointError
+        The model cannot be found or read.
+    """
+    import torch
+
+    settings = settings if settings is not None else QUICK if quick else FULL
+    chosen = select_peers(peers, Path(peer_envs), Path(peer_runners))
+    out = Path(out)
+    threads_before = torch.get_num_threads()
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    try:
+        with warnings.catch_warnings():
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(True)
+            warnings.filterwarnings("ignore", module="lightkurve")
+            # inject_flares reads the plain BKJD/BTJD day numbers as JD: harmless "dubious
+            # year" notes
+            warnings.filterwarnings("ignore", category=ErfaWarning)
+            out.mkdir(parents=True, exist_ok=True)
+            evaluation = Evaluation(model, settings, chosen, Path(data_dir), out)
+            label = evaluation.detector.model_name
+            metadata = _metadata(evaluation, label, quick=quick or settings is QUICK)
+            _log(f"model {label} checksum {metadata['model_checksum'][:12]}; output {out}")
+            started = time.perf_counter()
+            for section in (evaluation.simulated_test, evaluation.injections,
+                            evaluation.false_events, evaluation.postprocessing,
+                            evaluation.timing):
+                _log(f"section {section.__name__}")
+                section()
+            metadata["wall_seconds"] = round(time.perf_counter() - started, 1)
+            write_outputs(evaluation, metadata)
+            evaluation.metadata = metadata
+            _log(f"done in {metadata['wall_seconds']} s; tables in {out}")
+    finally:
+        torch.set_num_threads(threads_before)
+        torch.use_deterministic_algorithms(deterministic_before)
+    return evaluation
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The options of ``fcn4flare evaluate``, added to ``parser`` (a new one if None).
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser`, optional
+        Parser to add the options to (the CLI's subparser).
+
+    Returns
+    -------
+    `argparse.ArgumentParser`
+
+    Examples
+    --------
+    >>> from fcn4flare.evaluation import build_parser
+    >>> args = build_parser().parse_args(["--quick", "--peers", "altaipony"])
+    >>> args.model, args.quick, args.peers
+    ('fcn4flare-default', True, ['altaipony'])
+    """
+    if parser is None:
+        parser = argparse.ArgumentParser(prog="fcn4flare evaluate",
+                                         description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="fcn4flare-default", metavar="M",
+                        help="checkpoint directory or file, or a shipped model's name "
+                             "[fcn4flare-default]")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny version for smoke tests (the tables mean nothing)")
+    parser.add_argument("--peers", nargs="*", metavar="NAME", choices=tuple(peer_registry()),
+                        help="also run these peers (altaipony, stella; all without a NAME), "
+                             "each in its own environment")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"output directory [{DEFAULT_OUT}]")
+    parser.add_argument("--data", "--data-dir", dest="data", type=Path, default=DEFAULT_DATA,
+                        metavar="DIR",
+                        help="directory of the real FITS light curves [../shared/data/"
+                             "lightcurves next to the repository]")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads [1]")
+    parser.add_argument("--peer-envs", type=Path, default=DEFAULT_PEER_ENVS, metavar="DIR",
+                        help="the peers' virtual environments [$PEERS_DIR or /work/peers]")
+    parser.add_argument("--peer-runners", type=Path, default=DEFAULT_PEER_RUNNERS,
+                        metavar="DIR", help="the peers' runner scripts [benchmarks/peers]")
+    return parser
+
+
+def run_from_args(args: argparse.Namespace) -> Evaluation:
+    """`run_evaluation` with the options of `build_parser`."""
+    return run_evaluation(args.model, quick=args.quick, peers=args.peers, data_dir=args.data,
+                          out=args.out, threads=args.threads, peer_envs=args.peer_envs,
+                          peer_runners=args.peer_runners)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run every section and write the outputs; returns the exit status."""
-    args = _parse(argv)
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)
-    warnings.filterwarnings("ignore", module="lightkurve")
-    # inject_flares reads the plain BKJD/BTJD day numbers as JD: harmless "dubious year" notes
-    warnings.filterwarnings("ignore", category=ErfaWarning)
-    settings = QUICK if args.quick else FULL
-    peers = []
-    if args.peers:
-        for key, peer in PEERS.items():
-            if peer_available(peer):
-                peers.append(key)
-            else:
-                print(f"{key}: not set up ({peer.python}); see benchmarks/peers/README.md",
-                      file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model = load_model(args.model)
-    metadata = _metadata(args, model, settings, peers)
-    _log(f"model {args.model} checksum {metadata['model_checksum'][:12]}; output {args.out}")
-    evaluation = Evaluation(model, settings, peers, args.data_dir, args.out)
-    started = time.perf_counter()
-    for section in (evaluation.simulated_test, evaluation.injections, evaluation.false_events,
-                    evaluation.postprocessing, evaluation.timing):
-        _log(f"section {section.__name__}")
-        section()
-    metadata["wall_seconds"] = round(time.perf_counter() - started, 1)
-    _write_outputs(evaluation, metadata)
-    _log(f"done in {metadata['wall_seconds']} s; tables in {args.out}")
+    """Run the evaluation from command-line arguments (those of ``fcn4flare evaluate``).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        0 on success.
+    """
+    run_from_args(build_parser().parse_args(argv))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Vetting figures of the model evaluation: each real light curve with the detected events.
 
-Helper of ``benchmarks/evaluate_model.py``.
+Part of `fcn4flare.evaluation`. The figures are `matplotlib.figure.Figure` objects written
+straight to PNG, so pyplot's backend and state are left alone.
 """
 
 from __future__ import annotations
@@ -8,16 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from eval_cases import Curve  # noqa: E402
-from eval_methods import Answer  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from fcn4flare.postprocessing import find_runs  # noqa: E402
+from .._arrays import find_runs
+from .cases import Curve
+from .methods import Answer
 
 __all__ = ["plot_overview", "plot_zooms"]
 
@@ -27,16 +25,33 @@ _MAX_ZOOMS = 30
 
 def plot_overview(curve: Curve, probability: np.ndarray, events: Answer,
                   peers: Mapping[str, Answer], title: str, path: Path) -> None:
-    """Normalised flux with fcn4flare's events shaded, peers' events as bars, probability."""
-    fig, (ax, ax_p) = plt.subplots(2, 1, figsize=(16, 6), sharex=True,
-                                   gridspec_kw={"height_ratios": [3, 1]})
+    """Normalised flux with fcn4flare's events shaded, peers' events as bars, probability.
+
+    Parameters
+    ----------
+    curve : `~fcn4flare.evaluation.cases.Curve`
+        The light curve.
+    probability : ndarray
+        fcn4flare's probability per sample.
+    events : `~fcn4flare.evaluation.methods.Answer`
+        fcn4flare's events (shaded).
+    peers : mapping of str to `~fcn4flare.evaluation.methods.Answer`
+        The peers' answers (bars above the light curve).
+    title : str
+        Figure title.
+    path : path-like
+        PNG file to write.
+    """
+    fig = Figure(figsize=(16, 6))
+    ax, ax_p = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     flux = curve.flux / np.nanmedian(curve.flux)
     ax.plot(curve.time, flux, "k.", ms=1.2, lw=0)
     _shade(ax, curve.time, events.flagged, "C3", "fcn4flare events")
     _peer_bars(ax, curve.time, flux, {k: a.flagged for k, a in peers.items()})
     ax.set_ylabel("flux / median")
     ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper right", fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7)
     ax_p.plot(curve.time, probability, "C3-", lw=0.6)
     ax_p.axhline(0.5, color="0.5", lw=0.5, ls="--")
     ax_p.set_ylim(-0.02, 1.02)
@@ -44,19 +59,30 @@ def plot_overview(curve: Curve, probability: np.ndarray, events: Answer,
     ax_p.set_xlabel(f"time [{curve.meta.get('time_format', 'd').upper()}]")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_zooms(curve: Curve, probability: np.ndarray, events: Answer,
                peers: Mapping[str, Answer], title: str, path: Path) -> int:
-    """One small panel per fcn4flare event (at most 30); returns the number of panels."""
+    """One small panel per fcn4flare event (at most 30).
+
+    Parameters
+    ----------
+    curve, probability, events, peers, title, path
+        As for `plot_overview`.
+
+    Returns
+    -------
+    int
+        The number of panels (0: no event, no file written).
+    """
     starts, stops = find_runs(events.flagged)
     n = min(starts.size, _MAX_ZOOMS)
     if n == 0:
         return 0
     cols = min(n, 5)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * cols, 2.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     flux = curve.flux / np.nanmedian(curve.flux)
     for k, ax in enumerate(axes.ravel()):
         if k >= n:
@@ -80,7 +106,6 @@ def plot_zooms(curve: Curve, probability: np.ndarray, events: Answer,
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return n
 
 

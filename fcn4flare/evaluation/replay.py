@@ -23,8 +23,8 @@ curve is read, and nothing here is used in training.
 
 Run::
 
-    python benchmarks/eval_gj1243_replay.py --model fcn4flare-default [--model DIR ...] \
-        [--peers [altaipony,stella]] [--days DAYS]
+    python -m fcn4flare.evaluation.replay --model fcn4flare-default [--model DIR ...] \
+        [--peers [altaipony,stella]] [--days DAYS] [--catalogue FILE]
 
 It prints the ceiling of the comparison (flagging every sample where the noiseless flare flux
 exceeds the noise, scored against the people's start and stop times); point-wise precision,
@@ -38,32 +38,33 @@ here; ``--days`` restricts the replay to the first days of the catalogue.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import torch  # noqa: E402
-from eval_cases import Curve  # noqa: E402
-from eval_methods import (  # noqa: E402
-    PEERS,
+from ..network import load_model
+from ..simulate import flare_equivalent_duration, flare_model
+from ..simulate.backgrounds import smooth_walk
+from .cases import Curve
+from .methods import (
+    DEFAULT_PEER_ENVS,
+    DEFAULT_PEER_RUNNERS,
     Answer,
     model_rules,
     peer_available,
+    peers,
     run_model,
     run_peer,
 )
-from eval_scoring import score_answers  # noqa: E402
+from .scoring import score_answers
 
-from fcn4flare.pretrained import load_model  # noqa: E402
-from fcn4flare.simulate import flare_equivalent_duration, flare_model  # noqa: E402
-from fcn4flare.simulate.backgrounds import _smooth_walk  # noqa: E402
+__all__ = ["CATALOGUE", "PEAK_BINS", "read_catalogue", "replay_curves", "recall_by_peak",
+           "main"]
 
-CATALOGUE = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "catalogs"
+#: The Davenport et al. (2014) catalogue: ``../shared/data/catalogs`` next to the repository.
+CATALOGUE = (Path(__file__).resolve().parents[3] / "shared" / "data" / "catalogs"
              / "gj1243_master_flares.tbl")
 CADENCE_DAYS = 58.85 / 86400.0
 ROTATION_PERIOD = 0.5926
@@ -74,19 +75,46 @@ SEED = 1243
 
 
 def read_catalogue(path: Path) -> dict[str, np.ndarray]:
-    """Start, stop and peak time [d], peak flux and equivalent duration [s] of every flare."""
+    """Start, stop and peak time [d], peak flux and equivalent duration [s] of every flare.
+
+    Parameters
+    ----------
+    path : path-like
+        The catalogue (``gj1243_master_flares.tbl``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``start``, ``stop``, ``peak_time``, ``rise``, ``peak_flux`` and ``ed``.
+    """
     table = np.loadtxt(path)
     return {"start": table[:, 2], "stop": table[:, 3], "peak_time": table[:, 4],
             "rise": table[:, 5], "peak_flux": table[:, 7], "ed": table[:, 8]}
 
 
+#: Bins of catalogue peak flux over the white noise for `recall_by_peak`.
 PEAK_BINS = ((0, 4), (4, 6), (6, 10), (10, 20), (20, 50), (50, np.inf))
 
 
 def replay_curves(catalogue: dict[str, np.ndarray], seed: int = SEED
                   ) -> tuple[list[Curve], list[np.ndarray]]:
-    """The synthetic GJ 1243 light curve, one `Curve` per data segment, labelled by people,
-    and the noiseless flare flux of each segment."""
+    """The synthetic GJ 1243 light curve, one curve per data segment, labelled by people.
+
+    Also the noiseless flare flux of each segment.
+
+    Parameters
+    ----------
+    catalogue : dict of str to ndarray
+        From `read_catalogue` (possibly cut to fewer flares).
+    seed : int
+        Seed of the star and the noise.
+
+    Returns
+    -------
+    curves : list of `~fcn4flare.evaluation.cases.Curve`
+    flare_fluxes : list of ndarray
+        The noiseless flare flux of each curve.
+    """
     rng = np.random.default_rng(seed)
     order = np.argsort(catalogue["start"])
     cat = {key: value[order] for key, value in catalogue.items()}
@@ -98,8 +126,8 @@ def replay_curves(catalogue: dict[str, np.ndarray], seed: int = SEED
         t0 = cat["start"][members[0]] - 0.2
         t1 = cat["stop"][members].max() + 0.2
         t = t0 + np.arange(int(np.ceil((t1 - t0) / CADENCE_DAYS))) * CADENCE_DAYS
-        phase = rng.uniform(0, 2 * np.pi) + 0.5 * _smooth_walk(t, 10 * ROTATION_PERIOD, rng)
-        envelope = np.clip(1 + 0.3 * _smooth_walk(t, 10 * ROTATION_PERIOD, rng), 0.2, None)
+        phase = rng.uniform(0, 2 * np.pi) + 0.5 * smooth_walk(t, 10 * ROTATION_PERIOD, rng)
+        envelope = np.clip(1 + 0.3 * smooth_walk(t, 10 * ROTATION_PERIOD, rng), 0.2, None)
         star = 1.0 + SPOT_AMPLITUDE * envelope * np.sin(2 * np.pi * t / ROTATION_PERIOD + phase)
         shown = members[cat["peak_flux"][members] > 0]
         flares = flare_model(t, cat["peak_time"][shown], fwhm[shown],
@@ -119,7 +147,22 @@ def replay_curves(catalogue: dict[str, np.ndarray], seed: int = SEED
 def recall_by_peak(catalogue: dict[str, np.ndarray], curves: Sequence[Curve],
                    flagged: Sequence[np.ndarray]) -> list[tuple[str, int, float]]:
     """Event recall of the catalogue flares (any flagged sample between their start and stop
-    times) in bins of peak flux / white noise."""
+    times) in bins of peak flux / white noise.
+
+    Parameters
+    ----------
+    catalogue : dict of str to ndarray
+        From `read_catalogue`.
+    curves : sequence of `~fcn4flare.evaluation.cases.Curve`
+        From `replay_curves`.
+    flagged : sequence of ndarray of bool
+        A detector's flagged samples, one array per curve.
+
+    Returns
+    -------
+    list of (str, int, float)
+        Bin name, number of flares and their event recall (`PEAK_BINS`).
+    """
     t = np.concatenate([c.time for c in curves])
     order = np.argsort(t)
     t = t[order]
@@ -160,6 +203,18 @@ def _row(name: str, scores: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the GJ 1243 replay and print its tables.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Command-line arguments (see the module docs); ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        0, also when the catalogue is absent (then nothing is done).
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True,
                         help="checkpoint directory or shipped model name (repeatable)")
@@ -169,10 +224,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=None,
                         help="only the first DAYS of data (quick look)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--peer-envs", type=Path, default=DEFAULT_PEER_ENVS,
+                        help="the peers' virtual environments")
+    parser.add_argument("--peer-runners", type=Path, default=DEFAULT_PEER_RUNNERS,
+                        help="the peers' runner scripts (benchmarks/peers)")
     args = parser.parse_args(argv)
     if not args.catalogue.is_file():
-        print(f"GJ 1243 catalogue not found at {args.catalogue}; nothing to do.")
+        print(f"GJ 1243 catalogue not found at {args.catalogue}; nothing to do (use "
+              "--catalogue FILE).")
         return 0
+    import torch
+
     torch.set_num_threads(args.threads)
     catalogue = read_catalogue(args.catalogue)
     if args.days is not None:
@@ -206,8 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         recalls.append(_recall_line(f"{label} default rules",
                                     recall_by_peak(catalogue, curves,
                                                    [a.flagged for a in answers])))
+    registry = peers(args.peer_envs, args.peer_runners)
     for key in filter(None, args.peers.split(",")):
-        peer = PEERS[key]
+        if key not in registry:
+            parser.error(f"unknown peer {key!r}; the peers are {', '.join(registry)}")
+        peer = registry[key]
         if not peer_available(peer):
             print(f"{peer.label}: not installed (benchmarks/peers/setup_peers.sh)")
             continue

@@ -1,6 +1,6 @@
 """Scores of the model evaluation, all through `fcn4flare.metrics`.
 
-Helper of ``benchmarks/evaluate_model.py``; the protocol is described in
+Part of `fcn4flare.evaluation` (run by ``fcn4flare evaluate``); the protocol is described in
 ``docs/benchmarks.rst``.
 """
 
@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from eval_cases import Curve
-from eval_methods import Answer
 
-from fcn4flare import metrics
-from fcn4flare.exceptions import FCN4FlareWarning, InputError
-from fcn4flare.postprocessing import find_runs
+from .. import metrics
+from .._arrays import find_runs
+from ..exceptions import FCN4FlareWarning, InputError
+from .cases import Curve
+from .methods import Answer
 
 __all__ = [
     "PEAK_BINS",
@@ -51,12 +51,27 @@ TARGET_MIN_LENGTH = 3
 def score_answers(curves: Sequence[Curve], answers: Sequence[Answer]) -> dict[str, Any]:
     """Point-wise and event-level scores over all curves.
 
-    Point-wise: `fcn4flare.metrics.evaluate` over the `Curve.scored` samples (usable flux,
-    neither neutral nor unknown) of all curves, concatenated. A sample the detector gave no
+    Point-wise: `fcn4flare.metrics.evaluate` over the
+    `~fcn4flare.evaluation.cases.Curve.scored` samples (usable flux, neither neutral nor
+    unknown) of all curves, concatenated. A sample the detector gave no
     answer for counts as not flagged (and scores 0 for AP and ROC AUC); ``coverage`` is the
     fraction answered. AP and ROC AUC are NaN for detectors without a continuous score.
 
     Event-level: see `event_counts`; its keys replace those of ``evaluate``.
+
+    Parameters
+    ----------
+    curves : sequence of `~fcn4flare.evaluation.cases.Curve`
+        The labelled light curves.
+    answers : sequence of `~fcn4flare.evaluation.methods.Answer`
+        A detector's answer on each of them.
+
+    Returns
+    -------
+    dict
+        The keys of `fcn4flare.metrics.evaluate` (``precision``, ``recall``, ``f1``,
+        ``iou``, ``dice``, ...), ``average_precision``, ``roc_auc``, those of
+        `event_counts`, ``coverage`` and ``n_curves``.
     """
     labels, flagged, scores, masks = [], [], [], []
     continuous = all(a.score is not None for a in answers)
@@ -86,9 +101,21 @@ def predicted_events(curve: Curve, answer: Answer) -> tuple[np.ndarray, np.ndarr
     """First and last (inclusive) sample of each predicted event.
 
     The detector's own events when it reports them (fcn4flare's post-processing, exactly the
-    rows of `fcn4flare.detect_flares`); otherwise the runs of flagged usable samples on the
-    regular cadence grid, so that a missing cadence or a NaN sample ends an event, as it does
-    for fcn4flare with ``merge_gap=0``.
+    rows of `~fcn4flare.detection.detect_flares`); otherwise the runs of flagged usable
+    samples on the regular cadence grid, so that a missing cadence or a NaN sample ends an
+    event, as it does for fcn4flare with ``merge_gap=0``.
+
+    Parameters
+    ----------
+    curve : `~fcn4flare.evaluation.cases.Curve`
+        The light curve.
+    answer : `~fcn4flare.evaluation.methods.Answer`
+        The detector's answer on it.
+
+    Returns
+    -------
+    starts, stops : ndarray of int
+        Sample indices of the light curve.
     """
     if answer.events is not None:
         return answer.events
@@ -98,7 +125,18 @@ def predicted_events(curve: Curve, answer: Answer) -> tuple[np.ndarray, np.ndarr
 
 
 def true_events(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
-    """The labelled flares: the injection's labelled regions, or the runs of labels."""
+    """The labelled flares: the injection's labelled regions, or the runs of labels.
+
+    Parameters
+    ----------
+    curve : `~fcn4flare.evaluation.cases.Curve`
+        A labelled light curve.
+
+    Returns
+    -------
+    starts, stops : ndarray of int
+        First and last (inclusive) sample of each labelled flare.
+    """
     if curve.truth is not None:
         labelled = np.asarray(curve.truth["labelled"], dtype=bool)
         return (np.asarray(curve.truth["start_index"])[labelled],
@@ -119,6 +157,18 @@ def event_counts(curves: Sequence[Curve], answers: Sequence[Answer]) -> dict[str
     Returns ``n_true_events``, ``n_recovered_events``, ``n_missed_events``,
     ``n_predicted_events`` (correct + false), ``n_false_events``, ``event_recall``,
     ``event_precision`` and ``event_f1``.
+
+    Parameters
+    ----------
+    curves : sequence of `~fcn4flare.evaluation.cases.Curve`
+        The labelled light curves.
+    answers : sequence of `~fcn4flare.evaluation.methods.Answer`
+        A detector's answer on each of them.
+
+    Returns
+    -------
+    dict
+        The counts and rates named above.
     """
     n_true = n_recovered = n_correct = n_false = 0
     for curve, answer in zip(curves, answers, strict=True):
@@ -161,6 +211,19 @@ def flare_records(curves: Sequence[Curve], answers: Sequence[Answer]) -> list[di
     (the ``min_overlap=1`` matching of `fcn4flare.metrics.event_metrics`). Flares whose
     labelled region touches an unknown sample get ``touches_unknown`` and are left out of
     every recall (`recall_by_bin`, `target_recall`).
+
+    Parameters
+    ----------
+    curves : sequence of `~fcn4flare.evaluation.cases.Curve`
+        Injected light curves (with a ``truth`` table).
+    answers : sequence of `~fcn4flare.evaluation.methods.Answer`
+        A detector's answer on each of them.
+
+    Returns
+    -------
+    list of dict
+        ``curve``, ``file``, ``peak_sigma``, ``amplitude_sigma``, ``fwhm_cadences``,
+        ``length``, ``recovered`` and ``touches_unknown`` per labelled flare.
     """
     records = []
     for curve, answer in zip(curves, answers, strict=True):
@@ -184,7 +247,17 @@ def flare_records(curves: Sequence[Curve], answers: Sequence[Answer]) -> list[di
 
 
 def counted(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records that enter recalls (not touching unknown samples)."""
+    """The records that enter recalls (not touching unknown samples).
+
+    Parameters
+    ----------
+    records : sequence of dict
+        From `flare_records`.
+
+    Returns
+    -------
+    list of dict
+    """
     return [r for r in records if not r["touches_unknown"]]
 
 
@@ -195,7 +268,33 @@ def _in_bin(value: float, low: float, high: float, inclusive: bool) -> bool:
 def recall_by_bin(records: Sequence[dict[str, Any]], key: str,
                   bins: Sequence[tuple[str, float, float]], inclusive: bool = False
                   ) -> list[tuple[str, int, float]]:
-    """``(bin name, number of flares, event recall)`` per bin of ``record[key]``."""
+    """``(bin name, number of flares, event recall)`` per bin of ``record[key]``.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        From `flare_records` (only the `counted` ones enter).
+    key : str
+        The record's value that is binned (``'peak_sigma'``, ``'length'``).
+    bins : sequence of (str, float, float)
+        Name, lower and upper bound of each bin (`PEAK_BINS`, `LENGTH_BINS`).
+    inclusive : bool
+        Whether the upper bound belongs to the bin.
+
+    Returns
+    -------
+    list of (str, int, float)
+        The recall is NaN for an empty bin.
+
+    Examples
+    --------
+    >>> from fcn4flare.evaluation.scoring import recall_by_bin
+    >>> records = [{"peak_sigma": 2.0, "recovered": False, "touches_unknown": False},
+    ...            {"peak_sigma": 4.0, "recovered": True, "touches_unknown": False},
+    ...            {"peak_sigma": 4.5, "recovered": False, "touches_unknown": True}]
+    >>> recall_by_bin(records, "peak_sigma", [("<3", 0, 3), ("3-5", 3, 5)])
+    [('<3', 1, 0.0), ('3-5', 1, 1.0)]
+    """
     out = []
     for name, low, high in bins:
         chosen = [r["recovered"] for r in counted(records)
@@ -205,13 +304,40 @@ def recall_by_bin(records: Sequence[dict[str, Any]], key: str,
 
 
 def overall_recall(records: Sequence[dict[str, Any]]) -> tuple[int, float]:
-    """``(number of flares, event recall)`` over every counted record."""
+    """``(number of flares, event recall)`` over every counted record.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        From `flare_records`.
+
+    Returns
+    -------
+    n : int
+    recall : float
+        NaN without records.
+    """
     chosen = [r["recovered"] for r in counted(records)]
     return len(chosen), float(np.mean(chosen)) if chosen else float("nan")
 
 
 def target_recall(records: Sequence[dict[str, Any]]) -> tuple[int, float]:
-    """Event recall of the flares with peak > 5 x scatter and labelled length >= 3."""
+    """Event recall of the flares with peak > 5 x scatter and labelled length >= 3.
+
+    The targets of the protocol (`TARGET_PEAK_SIGMA`, `TARGET_MIN_LENGTH`).
+
+    Parameters
+    ----------
+    records : sequence of dict
+        From `flare_records`.
+
+    Returns
+    -------
+    n : int
+        Number of target flares.
+    recall : float
+        Their event recall, NaN when there are none.
+    """
     chosen = [r["recovered"] for r in counted(records)
               if r["peak_sigma"] > TARGET_PEAK_SIGMA and r["length"] >= TARGET_MIN_LENGTH]
     return len(chosen), float(np.mean(chosen)) if chosen else float("nan")
@@ -220,8 +346,21 @@ def target_recall(records: Sequence[dict[str, Any]]) -> tuple[int, float]:
 def count_events(curves: Sequence[Curve], answers: Sequence[Answer]) -> dict[str, float]:
     """Events per 30 days, in all and away from excursions (see `predicted_events`).
 
-    Returns ``n_events``, ``n_outside`` (events sharing no sample with `Curve.unknown`),
-    ``days`` (sum of the time spans), ``per_30d`` and ``outside_per_30d``.
+    Returns ``n_events``, ``n_outside`` (events sharing no sample with
+    `~fcn4flare.evaluation.cases.Curve.unknown`), ``days`` (sum of the time spans),
+    ``per_30d`` and ``outside_per_30d``.
+
+    Parameters
+    ----------
+    curves : sequence of `~fcn4flare.evaluation.cases.Curve`
+        The light curves (labels not needed).
+    answers : sequence of `~fcn4flare.evaluation.methods.Answer`
+        A detector's answer on each of them.
+
+    Returns
+    -------
+    dict
+        The counts and rates named above.
     """
     n_events = n_outside = 0
     days = 0.0

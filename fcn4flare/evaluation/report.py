@@ -1,6 +1,6 @@
 """Tables of the model evaluation: plain text for the terminal, CSV, JSON and reStructuredText.
 
-Helper of ``benchmarks/evaluate_model.py``; see ``docs/benchmarks.rst``.
+Part of `fcn4flare.evaluation` (run by ``fcn4flare evaluate``); see ``docs/benchmarks.rst``.
 """
 
 from __future__ import annotations
