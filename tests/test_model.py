@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fcn4flare import CheckpointError, FCN4FlareConfig, FCN4FlareModel
-from fcn4flare.model import mask_dice_loss
+from fcn4flare.network import mask_dice_loss
 
 SMALL = dict(hidden_dim=6, depth=3, dilation=[1, 2, 4])
 

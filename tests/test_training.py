@@ -450,6 +450,7 @@ def test_saved_model_and_configuration(tmp_path, easy_simulator):
     saved = json.loads((result.best_dir / "config.json").read_text())
     assert saved["input_scaling"] == "median_noise"
     assert saved["training"]["epoch"] == result.best_epoch
+    assert saved["training"]["input_scaling"] == "median_noise"  # the record loading checks
     config = TrainingConfig.from_json(result.best_dir / "training_config.json")
     assert config == TrainingConfig.from_json(tmp_path / "run" / "training_config.json")
     assert config.hidden_dim == 8 and config.output_dir == str(tmp_path / "run")
@@ -475,6 +476,7 @@ def test_fine_tuning_starts_from_a_checkpoint(tmp_path, easy_simulator):
     assert model.config.hidden_dim == 8 and model.config.input_scaling == "median"
     recorded = json.loads((tuned.best_dir / "training_config.json").read_text())
     assert recorded["input_scaling"] == "median"  # what the run really used
+    assert model.config.trained_input_scaling == "median"  # not the first run's record
 
 
 def test_resume_with_another_architecture_is_refused(tmp_path, easy_simulator):

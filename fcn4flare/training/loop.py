@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .. import metrics
 from ..exceptions import CheckpointError, FCN4FlareWarning, InputError
-from ..model import FCN4FlareModel, mask_dice_loss
+from ..network.model import FCN4FlareModel, mask_dice_loss
 from .config import MODEL_FIELDS, SIMULATED_STEPS_PER_EPOCH, TrainingConfig
 from .datasets import (
     TEST_STREAM,
@@ -99,7 +99,7 @@ class TrainingResult:
     test_metrics : dict or None
         Metrics of the best model on the test split, when there is one.
     checksum : str
-        `~fcn4flare.model.FCN4FlareModel.checksum` of the best model.
+        `~fcn4flare.network.FCN4FlareModel.checksum` of the best model.
 
     Examples
     --------
@@ -534,6 +534,9 @@ class _Run:
             "source": self.config.source,
             "seq_len": self.config.seq_len,
             "epoch": self.state.epoch,
+            # What the weights were trained with; loading warns if config.input_scaling is
+            # ever edited away from it (fcn4flare.network.FCN4FlareConfig.from_dict).
+            "input_scaling": self.model.config.input_scaling,
         }
         self.model.save_pretrained(tmp)
         self.config.to_json(tmp / TRAINING_CONFIG_NAME)
