@@ -455,6 +455,7 @@ def test_import_does_not_load_torch():
 
     code = ("import sys, fcn4flare, lightkurve as lk; assert 'torch' not in sys.modules; "
             "assert hasattr(lk.LightCurve, 'flares'); fcn4flare.FlareDetector; "
+            "assert 'torch' not in sys.modules; fcn4flare.FCN4FlareModel; "
             "assert 'torch' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -193,3 +193,31 @@ def test_explicit_device(small_model):
 def test_bad_input(small_model, fluxes, kwargs, message):
     with pytest.raises(InputError, match=message):
         predict_probability(small_model, fluxes, **kwargs)
+
+
+def test_long_gaps_are_shortened_before_the_network_with_the_same_probabilities():
+    from fcn4flare.network import FCN4FlareConfig, FCN4FlareModel, predict_probability
+
+    torch.manual_seed(3)
+    model = FCN4FlareModel(FCN4FlareConfig(hidden_dim=8, depth=2, dilation=[1, 2]))
+    context = model.config.context
+    rng = np.random.default_rng(0)
+    clumps = [rng.standard_normal(40) for _ in range(4)]
+    gap = np.full(5000, np.nan)
+    sparse = np.concatenate([clumps[0], gap, clumps[1], gap, clumps[2], gap, clumps[3]])
+    near = np.concatenate([clumps[0], gap[:context], clumps[1], gap[:context + 3], clumps[2],
+                           gap[:context + 1], clumps[3]])
+    seen = []
+    forward = model.forward
+
+    def counting(x, *args, **kwargs):
+        seen.append(x.shape[0] * x.shape[1])
+        return forward(x, *args, **kwargs)
+
+    model.forward = counting
+    (p_sparse,) = predict_probability(model, sparse)
+    assert sum(seen) <= 4 * 40 + 3 * context  # the network never saw the 15,000 NaNs
+    (p_near,) = predict_probability(model, near)
+    np.testing.assert_allclose(p_sparse[np.isfinite(sparse)], p_near[np.isfinite(near)],
+                               rtol=1e-6)
+    assert np.isnan(p_sparse[~np.isfinite(sparse)]).all()

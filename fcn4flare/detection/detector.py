@@ -285,8 +285,8 @@ class FlareDetector:
         ----------
         data : LightCurve, `~astropy.timeseries.TimeSeries`, list of them, or times
             A lightkurve light curve (any mission), a ``TimeSeries`` with a flux column, a
-            list or tuple of those (run through the network together, in batches), or
-            sample times when ``flux`` is given.
+            list or tuple of those or a ``LightCurveCollection`` (run through the network
+            together, in batches), or sample times when ``flux`` is given.
         flux : array-like or `~astropy.units.Quantity`, optional
             Flux, one value per time; only when ``data`` holds times.
 
@@ -519,6 +519,13 @@ def _as_items(data: Any, flux: Any) -> tuple[list[tuple[Any, Any]], bool]:
     """``[(data, flux), ...]`` and whether the caller gave a list."""
     if flux is not None:
         return [(data, flux)], False
+    if _is_collection(data):  # lightkurve's LightCurveCollection: a list of light curves
+        data = list(data)
+    if isinstance(data, (str, os.PathLike)):
+        raise InputError(
+            f"got the path {os.fspath(data)!r}: read the file first (lightkurve.read(path)), "
+            "or use fcn4flare.detect_flares_in_files for files."
+        )
     if isinstance(data, (list, tuple)):
         for i, item in enumerate(data):
             if not (hasattr(item, "colnames") and hasattr(item, "meta")):
@@ -528,6 +535,13 @@ def _as_items(data: Any, flux: Any) -> tuple[list[tuple[Any, Any]], bool]:
                 )
         return [(item, None) for item in data], True
     return [(data, None)], False
+
+
+def _is_collection(data: Any) -> bool:
+    import sys
+
+    lightkurve = sys.modules.get("lightkurve")
+    return lightkurve is not None and isinstance(data, lightkurve.collections.Collection)
 
 
 def _resolve_model(model: Any, device: Any) -> Any:
