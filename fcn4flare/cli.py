@@ -230,7 +230,10 @@ def _add_detect(subparsers: Any) -> None:
     parser.add_argument("--example", action="store_true",
                         help="run on the built-in example light curve (simulated, no download)")
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="catalogue to write (format from the suffix: .ecsv, .fits, .csv)")
+                        help="catalogue to write (format from the suffix: .ecsv, .fits, "
+                             ".fit, .fits.gz, .csv, .parquet with pyarrow, .txt); checked "
+                             "before any work, written to a temporary name and renamed into "
+                             "place")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--threshold", type=float, default=None,
                         help="probability above which a sample is flagged [the model's own "
@@ -238,7 +241,8 @@ def _add_detect(subparsers: Any) -> None:
     parser.add_argument("--rules", choices=("default", "published"), default="default",
                         help="post-processing rules [default]")
     parser.add_argument("--model", metavar="PATH", help="checkpoint directory (default: shipped)")
-    parser.add_argument("--plot-dir", metavar="DIR", help="save one PNG per file here")
+    parser.add_argument("--plot-dir", metavar="DIR",
+                        help="save one PNG per file here (created if needed)")
     parser.add_argument("--quality-bitmask", default="default",
                         help="lightkurve quality bitmask: none, default, hard, hardest or an int")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes [1]")
@@ -251,11 +255,40 @@ def _bitmask(text: str) -> str | int:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+def _check_detect_outputs(args: argparse.Namespace) -> str | None:
+    """Check --output and --plot-dir before any work; return the catalogue's format.
+
+    Raises `InputError` for an unknown suffix, a missing or unwritable directory or an
+    existing --output without --overwrite, so that a long run cannot fail at its end.
+    """
+    from .catalog.writer import check_directory, check_output
+
+    output_format = None
+    if args.output:
+        output = Path(args.output)
+        if output.exists() and not output.is_dir() and not args.overwrite:
+            raise InputError(f"{args.output} exists; pass --overwrite to replace it.")
+        output_format = check_output(output, overwrite=True, label="--output")
+    if args.plot_dir:
+        check_directory(args.plot_dir, label="--plot-dir")
+    return output_format
+
+
+def _write_catalogue(table: Any, args: argparse.Namespace, output_format: str | None) -> None:
+    from .catalog.writer import write_table
+
+    try:
+        write_table(table, args.output, format=output_format, overwrite=args.overwrite)
+    except OSError as err:
+        raise FCN4FlareError(
+            f"cannot write {args.output}: {err}; an existing file there is unchanged."
+        ) from err
+
+
 def _run_detect(args: argparse.Namespace) -> int:
     if args.example == bool(args.files):
         raise InputError("give light-curve FILEs or --example (not both).")
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        raise InputError(f"{args.output} exists; pass --overwrite to replace it.")
+    output_format = _check_detect_outputs(args)
     if args.example:
         from .detection import detect_flares
         from .simulate import example_light_curve
@@ -265,10 +298,12 @@ def _run_detect(args: argparse.Namespace) -> int:
         if args.plot_dir:
             import matplotlib
 
+            from .catalog.writer import atomic_path
+
             matplotlib.use("Agg")
-            Path(args.plot_dir).mkdir(parents=True, exist_ok=True)
             ax = lc.flares.plot(model=args.model, threshold=args.threshold, rules=args.rules)
-            ax.figure.savefig(Path(args.plot_dir) / "fcn4flare_example.png", dpi=100)
+            with atomic_path(Path(args.plot_dir) / "fcn4flare_example.png") as part:
+                ax.figure.savefig(part, dpi=100, format="png")
         failures: list = []
     else:
         from .detection import detect_flares_in_files
@@ -291,7 +326,7 @@ def _run_detect(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_ERROR
     if args.output:
-        table.write(args.output, overwrite=args.overwrite)
+        _write_catalogue(table, args, output_format)
         logger.info("%d flare(s) written to %s.", len(table), args.output)
     else:
         shown = table.copy()

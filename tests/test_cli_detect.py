@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 from conftest import FLARE_FLAGGED, make_threshold_model
 
 from fcn4flare import cli
-from fcn4flare.catalog import FlareTable
+from fcn4flare.catalog import FlareTable, writer
 from fcn4flare.network import FCN4FlareModel
 
 
@@ -139,6 +144,158 @@ def test_existing_output_needs_overwrite(kepler_file, threshold_model_dir, tmp_p
     assert output.read_text() == "keep me"
     assert _detect(kepler_file.path, "-o", output, "--overwrite", model=threshold_model_dir) == 0
     assert len(FlareTable.read(output)) == 3
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    [".fits", ".fits.gz", ".csv", ".txt",
+     pytest.param(".parquet", marks=pytest.mark.skipif(
+         not writer.importlib.util.find_spec("pyarrow"), reason="no pyarrow"))],
+)
+def test_each_suffix_writes_the_catalogue_in_full(suffix, kepler_file, threshold_model_dir,
+                                                  tmp_path):
+    output = tmp_path / f"flares{suffix}"
+    assert _detect(kepler_file.path, "-o", output, model=threshold_model_dir) == 0
+    table = FlareTable.read(output, format="ascii") if suffix == ".txt" else FlareTable.read(output)
+    assert len(table) == 3
+    max_score = np.asarray(table["max_score"], dtype=float)
+    assert np.all((max_score > 0.999) & (max_score < 1))  # not rounded to 3 decimals
+    assert sorted(p.name for p in tmp_path.iterdir()) == [output.name]
+
+
+def _layout(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "folder.ecsv").mkdir()
+    return sorted(p.name for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("flares.xyz", "--output {tmp}/flares.xyz: unknown catalogue format '.xyz'; use one of "
+                       "the suffixes .ecsv, .fits, .fit, .fits.gz, .csv, .parquet, .txt."),
+        ("flares", "unknown catalogue format (no suffix)"),
+        ("missing/flares.ecsv", "directory {tmp}/missing does not exist"),
+        ("file/flares.ecsv", "{tmp}/file is not a directory"),
+        ("folder.ecsv", "--output {tmp}/folder.ecsv is a directory"),
+    ],
+)
+def test_bad_output_fails_before_any_work(output, message, kepler_file, tmp_path, capsys):
+    before = _layout(tmp_path)
+    # the model does not exist: the output is checked before it is loaded
+    status = _detect(kepler_file.path, "-o", tmp_path / output, "--overwrite",
+                     model=tmp_path / "no_such_model")
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fcn4flare detect: error: --output ")
+    assert message.format(tmp=tmp_path) in err
+    assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_existing_output_fails_before_any_work(kepler_file, tmp_path, capsys):
+    output = tmp_path / "flares.ecsv"
+    output.write_text("keep me")
+    assert _detect(kepler_file.path, "-o", output, model=tmp_path / "no_such_model") == 1
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert output.read_text() == "keep me"
+
+
+def test_unwritable_output_directory_fails_before_any_work(kepler_file, tmp_path, capsys,
+                                                           monkeypatch):
+    def refuse(folder, name):
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    monkeypatch.setattr(writer, "_create_temporary", refuse)
+    status = _detect(kepler_file.path, "-o", tmp_path / "flares.ecsv",
+                     model=tmp_path / "no_such_model")
+    assert status == 1
+    err = capsys.readouterr().err
+    assert f"cannot write in directory {tmp_path}: Permission denied" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("plot_dir", "message"),
+    [("file", "--plot-dir {tmp}/file exists and is not a directory"),
+     ("file/plots", "--plot-dir {tmp}/file/plots cannot be created")],
+)
+def test_bad_plot_dir_fails_before_any_work(plot_dir, message, kepler_file, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a directory")
+    status = _detect(kepler_file.path, "-o", tmp_path / "flares.ecsv", "--plot-dir",
+                     tmp_path / plot_dir, model=tmp_path / "no_such_model")
+    assert status == 1
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_plot_dir_is_created_before_any_work(kepler_file, tmp_path, capsys):
+    plots = tmp_path / "new" / "plots"
+    assert _detect(kepler_file.path, "--plot-dir", plots, model=tmp_path / "no_such_model") == 1
+    assert "no_such_model" in capsys.readouterr().err  # failed at the model, after the check
+    assert plots.is_dir() and list(plots.iterdir()) == []
+
+
+# A CLI run whose table writer starts writing the file it is given and then stalls, as a
+# writer killed mid-file would: it writes a few bytes, reports the path in $MARKER, sleeps.
+_STALLED_CLI = r"""
+import os, sys, time
+from astropy.io.registry import compat
+
+def stalled(data, *args, **kwargs):
+    output = os.fspath(args[0])
+    with open(output, "w") as stream:
+        stream.write("# %ECSV 1.0\n# ---\n# half a cata")
+        stream.flush()
+    marker = os.environ["FCN4FLARE_TEST_MARKER"]
+    with open(marker + ".part", "w") as note:
+        note.write(output)
+    os.replace(marker + ".part", marker)
+    time.sleep(120)
+
+compat.default_registry.write = stalled
+from fcn4flare.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(os.name != "posix" or not hasattr(signal, "SIGKILL"), reason="POSIX kill")
+def test_kill_during_the_write_keeps_the_previous_catalogue(kepler_file, threshold_model_dir,
+                                                            tmp_path):
+    output = tmp_path / "flares.ecsv"
+    previous = FlareTable.read(_previous_catalogue(kepler_file, threshold_model_dir, output))
+    before = output.read_bytes()
+    marker = tmp_path / "writing"
+    command = [sys.executable, "-c", _STALLED_CLI, "detect", str(kepler_file.path), "-o",
+               str(output), "--overwrite", "--model", str(threshold_model_dir), "--no-progress"]
+    env = dict(os.environ, FCN4FLARE_TEST_MARKER=str(marker), MPLBACKEND="Agg")
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                                 cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            if child.poll() is not None:
+                pytest.fail(f"the CLI ended ({child.returncode}) before writing: "
+                            f"{(tmp_path / 'stderr.txt').read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail("the CLI did not reach its write in 120 s")
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    being_written = marker.read_text()
+    assert being_written != str(output)
+    assert os.path.dirname(being_written) == str(tmp_path)
+    assert output.read_bytes() == before
+    assert len(FlareTable.read(output)) == len(previous)
+
+
+def _previous_catalogue(kepler_file, model_dir, output):
+    assert _detect(kepler_file.path, "-o", output, model=model_dir) == 0
+    return output
 
 
 def test_missing_model_is_exit_status_1(kepler_file, tmp_path, capsys):

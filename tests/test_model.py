@@ -118,15 +118,22 @@ def test_forward_matches_numpy_reference(seed):
         np.testing.assert_allclose(logits[b, :, 0].numpy(), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_forward_even_receptive_field_drops_last_sample():
-    config = FCN4FlareConfig(hidden_dim=4, depth=1, dilation=[1], kernel_size=2)
-    model = randomised_model(config)
-    flux = np.linspace(0.9, 1.1, 20)
+def test_conv_unit_even_receptive_field_drops_last_sample():
+    # Configurations only allow odd kernels (an even one makes `context` inexact), but the
+    # spec's conv unit handles an even receptive field by dropping the last sample.
+    from fcn4flare.network.model import _SamePadConv
+
+    torch.manual_seed(0)
+    unit = _SamePadConv(2, 3, kernel_size=2, dilation=1).eval()
     with torch.no_grad():
-        logits = model(torch.tensor(flux, dtype=torch.float32)[None, :, None])
-    state = {k: v.double().numpy() for k, v in model.state_dict().items()}
-    assert logits.shape == (1, 20, 1)
-    np.testing.assert_allclose(logits[0, :, 0], reference_forward(flux, state, config), atol=1e-5)
+        unit.batchnorm.running_mean.copy_(torch.randn(3) * 0.1)
+        unit.batchnorm.running_var.copy_(torch.rand(3) + 0.5)
+        x = torch.randn(1, 2, 20)
+        out = unit(x)
+    state = {f"u.{k}": v.double().numpy() for k, v in unit.state_dict().items()}
+    assert unit.drop_last and out.shape == (1, 3, 20)
+    expected = _np_conv_unit(x[0].double().numpy(), state, "u", 1, 2)
+    np.testing.assert_allclose(out[0].numpy(), expected, atol=1e-5)
 
 
 def test_nan_mask_is_an_input_channel():

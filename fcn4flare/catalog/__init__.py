@@ -1,7 +1,11 @@
 """The flare catalogue: `FlareTable` and the measurements on it. Units and times are put back
 on the pipeline's plain arrays here, once.
+
+`fcn4flare.catalog.writer` is the one writer of the package: every file it writes (catalogues,
+plots) goes to a temporary name and is renamed into place once complete.
 """
 
+from . import writer  # noqa: F401
 from .characterize import *  # noqa: F401,F403
 from .characterize import __all__ as _characterize_all
 from .table import *  # noqa: F401,F403

@@ -8,7 +8,9 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 from astropy.io import registry as io_registry
+from astropy.io.registry import UnifiedReadWriteMethod
 from astropy.table import Column, QTable, vstack
+from astropy.table.connect import TableWrite
 from astropy.time import Time
 
 from .._arrays import median_step
@@ -51,6 +53,29 @@ _TIME_COLUMNS = ("tstart", "tpeak", "tstop")
 _TIME_FORMAT_KEY = "TIMEFMT"
 
 
+class _FlareTableWrite(TableWrite):
+    """Write this table through `fcn4flare.catalog.writer.write_table`.
+
+    Astropy's ``Table.write`` (same arguments: ``format``, ``overwrite``,
+    ``serialize_meta``, ``serialize_method``, ...), except that
+
+    - a file is written to a temporary name beside it and renamed into place once complete,
+      so that an error or a kill never leaves a half-written file nor loses the previous one;
+    - text formats (CSV, ``.txt``, HTML, ...) keep every digit: the display formats of the
+      columns (e.g. 3 decimals for ``score``) are for printing and are not applied;
+    - the format follows the suffix (`fcn4flare.catalog.writer.TABLE_SUFFIXES`, or any
+      suffix astropy knows); an unknown one raises `~fcn4flare.exceptions.InputError`
+      listing the supported suffixes.
+    """
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            return super().__call__(**kwargs)
+        from .writer import write_table
+
+        write_table(self._instance, *args, **kwargs)
+
+
 class FlareTable(QTable):
     """Flares detected in one or more light curves, one row per flare.
 
@@ -80,7 +105,8 @@ class FlareTable(QTable):
     fcn4flare version that made the table).
 
     Build one with `~fcn4flare.catalog.FlareTable.from_events`; read one with
-    ``FlareTable.read``. Tables from several stars are combined with
+    ``FlareTable.read``; ``write`` writes atomically (a temporary file renamed into place)
+    and keeps every digit in text formats such as CSV. Tables from several stars are combined with
     `~fcn4flare.catalog.FlareTable.stack`, or with `astropy.table.vstack`, which also returns a
     `FlareTable` (pass ``metadata_conflicts="silent"`` to silence warnings about the
     per-star meta values).
@@ -102,6 +128,8 @@ class FlareTable(QTable):
     >>> flares.to_event_dicts()[0]["end_idx"]
     105
     """
+
+    write = UnifiedReadWriteMethod(_FlareTableWrite)
 
     @classmethod
     def from_events(

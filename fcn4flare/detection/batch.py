@@ -25,6 +25,7 @@ from astropy.table import QTable
 from astropy.time import Time
 
 from ..catalog import FlareTable
+from ..catalog.writer import atomic_path, check_directory
 from ..exceptions import InputError
 from .detector import FlareDetector
 
@@ -124,7 +125,8 @@ def detect_flares_in_files(
         Show a tqdm progress bar.
     plot_dir : path-like, optional
         Save one PNG per file there (light curve, shaded flares, probability), named after
-        the file; created if needed.
+        the file; created if needed (and checked before any work). Each PNG is written to a
+        temporary name and renamed into place.
     n_jobs : int
         Worker processes; each loads the model once. 1 (default) works in this process;
         -1 uses every CPU.
@@ -141,7 +143,8 @@ def detect_flares_in_files(
     CheckpointError
         The model cannot be loaded (nothing is processed).
     InputError
-        Invalid ``threshold``, ``rules``, ``n_jobs`` or a missing directory.
+        Invalid ``threshold``, ``rules``, ``n_jobs``, a missing directory, or a
+        ``plot_dir`` that cannot be created or written in.
 
     Examples
     --------
@@ -323,7 +326,8 @@ def _save_plot(detection: Any, table: FlareTable, path: Path) -> None:
     figure = Figure(figsize=(10, 5))
     FigureCanvasAgg(figure)
     plot_detection(detection, table, ax=figure.add_subplot())
-    figure.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_path(path) as part:  # a complete PNG or none
+        figure.savefig(part, dpi=100, bbox_inches="tight", format="png")
 
 
 def _reason(err: BaseException) -> str:
@@ -401,8 +405,7 @@ def _files_in(path: Any) -> list[str]:
 def _plot_paths(files: Sequence[str], plot_dir: Any) -> list[Path | None]:
     if plot_dir is None:
         return [None] * len(files)
-    folder = Path(plot_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = check_directory(plot_dir, label="plot_dir")
     used: set[str] = set()
     out = []
     for path in files:

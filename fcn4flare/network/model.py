@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
 import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -55,7 +57,8 @@ class FCN4FlareConfig:
     dilation : list of int
         Dilation of each residual block.
     kernel_size : int
-        Convolution kernel size.
+        Convolution kernel size of the residual blocks; odd, so that each output depends on
+        `context` samples either side (what windowed inference relies on).
     maskdice_threshold : float
         Probabilities at or below this contribute nothing to the Mask Dice loss.
     dropout_rate : float
@@ -104,30 +107,42 @@ class FCN4FlareConfig:
     architectures = ("FCN4FlareModel",)
 
     def __post_init__(self) -> None:
+        self.validate()
+        # Plain Python numbers from here on (numpy scalars are accepted above), so that
+        # to_dict() is JSON-ready and a save round-trips.
+        for name in _POSITIVE_INT_FIELDS:
+            setattr(self, name, int(getattr(self, name)))
+        for name in _UNIT_INTERVAL_FIELDS:
+            setattr(self, name, float(getattr(self, name)))
         self.dilation = [int(d) for d in self.dilation]
-        if len(self.dilation) != self.depth:
-            raise CheckpointError(
-                f"FCN4FlareConfig: depth={self.depth} but {len(self.dilation)} dilations given "
-                f"({self.dilation}); they must match."
-            )
-        if min(self.input_dim, self.hidden_dim, self.output_dim, self.depth, self.kernel_size) < 1:
-            raise CheckpointError(f"FCN4FlareConfig: sizes must be positive, got {self}.")
-        from ..scaling import SCALING_METHODS
 
-        if self.input_scaling not in SCALING_METHODS:
-            raise CheckpointError(
-                f"FCN4FlareConfig: unknown input_scaling {self.input_scaling!r}; "
-                f"valid: {', '.join(SCALING_METHODS)}."
-            )
-        try:
-            threshold = float(self.detection_threshold)
-        except (TypeError, ValueError):
-            threshold = float("nan")
-        if not 0.0 <= threshold < 1.0:
-            raise CheckpointError(
-                "FCN4FlareConfig: detection_threshold must be in [0, 1), got "
-                f"{self.detection_threshold!r}."
-            )
+    def validate(self, source: str = "FCN4FlareConfig") -> None:
+        """Check every field's type and range; run on construction and before building a model.
+
+        Parameters
+        ----------
+        source : str
+            Named at the start of the message (the ``config.json`` it came from, say).
+
+        Raises
+        ------
+        CheckpointError
+            The first invalid field, named with the value found and what it must be.
+
+        Examples
+        --------
+        >>> from fcn4flare import FCN4FlareConfig
+        >>> cfg = FCN4FlareConfig(hidden_dim=8, depth=2, dilation=[1, 2])
+        >>> cfg.hidden_dim = 8.5
+        >>> cfg.validate()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        fcn4flare.exceptions.CheckpointError: ...: hidden_dim must be an integer >= 1, got 8.5 ...
+        """
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        problem = _config_problem(values)
+        if problem is not None:
+            raise CheckpointError(f"{source}: {problem}.")
 
     @property
     def receptive_field(self) -> int:
@@ -181,6 +196,10 @@ class FCN4FlareConfig:
         >>> cfg.hidden_dim, cfg.input_scaling, cfg.extra
         (64, 'median', {'torch_dtype': 'float32'})
         """
+        if not isinstance(config, Mapping):
+            raise CheckpointError(
+                f"{source}: expected a JSON object (a mapping), got a {type(config).__name__}."
+            )
         model_type = config.get("model_type", cls.model_type)
         if model_type != cls.model_type:
             raise CheckpointError(
@@ -191,10 +210,15 @@ class FCN4FlareConfig:
         known = {k: v for k, v in config.items() if k in names}
         ignored = {"model_type", "architectures"}
         extra = {k: v for k, v in config.items() if k not in names and k not in ignored}
-        try:
-            built = cls(**known, extra=extra)
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{source}: invalid FCN4Flare configuration: {exc}") from exc
+        # The same check as __post_init__, run here so that the message names the source.
+        defaults = {
+            f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(cls)
+        }
+        problem = _config_problem({**defaults, **known, "extra": extra})
+        if problem is not None:
+            raise CheckpointError(f"{source}: {problem}.")
+        built = cls(**known, extra=extra)
         _warn_if_not_trained_scaling(built, source)
         return built
 
@@ -219,6 +243,63 @@ class FCN4FlareConfig:
             scaling = training.get("input_scaling")
             return None if scaling is None else str(scaling)
         return None
+
+
+
+#: Fields that must be integers >= 1, and fields that must be numbers in [0, 1).
+_POSITIVE_INT_FIELDS = ("input_dim", "hidden_dim", "output_dim", "depth", "kernel_size")
+_UNIT_INTERVAL_FIELDS = ("maskdice_threshold", "dropout_rate", "detection_threshold")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _shown(value: Any, expected: str) -> str:
+    """``repr(value)``, with its type when that is not the ``expected`` kind of value."""
+    ok = _is_int(value) if expected == "int" else _is_real(value)
+    return repr(value) if ok else f"{value!r} (a {type(value).__name__})"
+
+
+def _config_problem(values: Mapping[str, Any]) -> str | None:
+    """The first invalid field of an FCN4FlareConfig's values, as a sentence; None if none.
+
+    The one validation of a configuration: `FCN4FlareConfig.validate` (run by
+    ``__post_init__`` and by `FCN4FlareModel`), ``from_dict`` and the Lightning reader use it.
+    """
+    for name in _POSITIVE_INT_FIELDS:
+        value = values[name]
+        if not _is_int(value) or value < 1:
+            return f"{name} must be an integer >= 1, got {_shown(value, 'int')}"
+    if values["kernel_size"] % 2 == 0:
+        return (f"kernel_size must be odd, got {values['kernel_size']}: an even kernel makes "
+                "the receptive field lopsided, and windowed inference (config.context) inexact")
+    dilation = values["dilation"]
+    if isinstance(dilation, (str, bytes)) or not isinstance(dilation, (Sequence, np.ndarray)):
+        return f"dilation must be a list of integers >= 1, got {_shown(dilation, 'list')}"
+    for i, d in enumerate(dilation):
+        if not _is_int(d) or d < 1:
+            return (f"dilation[{i}] must be an integer >= 1, got {_shown(d, 'int')} "
+                    f"(dilation={list(dilation)!r})")
+    if len(dilation) != values["depth"]:
+        return (f"depth={values['depth']} but {len(dilation)} dilations given "
+                f"({[int(d) for d in dilation]}); they must match")
+    for name in _UNIT_INTERVAL_FIELDS:
+        value = values[name]
+        if not _is_real(value) or not 0.0 <= value < 1.0:
+            return f"{name} must be in [0, 1), got {_shown(value, 'float')}"
+    from ..scaling import SCALING_METHODS
+
+    scaling = values["input_scaling"]
+    if not isinstance(scaling, str) or scaling not in SCALING_METHODS:
+        return f"unknown input_scaling {scaling!r}; valid: {', '.join(SCALING_METHODS)}"
+    if not isinstance(values.get("extra", {}), Mapping):
+        return f"extra must be a mapping, got {_shown(values['extra'], 'dict')}"
+    return None
 
 
 def _warn_if_not_trained_scaling(config: FCN4FlareConfig, source: str) -> None:
@@ -384,6 +465,7 @@ class FCN4FlareModel(nn.Module):
     def __init__(self, config: FCN4FlareConfig | None = None):
         super().__init__()
         self.config = config if config is not None else FCN4FlareConfig()
+        self.config.validate()
         self.encoder = _Encoder(self.config)
         self.seghead = _SegmentationHead(self.config)
         self._init_weights()
@@ -507,8 +589,9 @@ class FCN4FlareModel(nn.Module):
         Raises
         ------
         CheckpointError
-            Missing files, a non-FCN4Flare config, or weights whose names or shapes do not
-            match (the message names the file and the mismatch).
+            Missing files, a non-FCN4Flare or invalid config (the message names the file and
+            the field), or weights whose names or shapes do not match or that hold NaN or
+            inf (the message names the file and the tensors).
 
         Examples
         --------
@@ -520,34 +603,12 @@ class FCN4FlareModel(nn.Module):
         >>> loaded.config.hidden_dim, loaded.training
         (4, False)
         """
-        path = Path(path)
-        if not path.exists():
-            raise CheckpointError(f"No FCN4Flare checkpoint at {path}: the path does not exist.")
-        if path.is_dir():
-            cfg_file = path / CONFIG_NAME
-            weights = next(
-                (path / n for n in (SAFETENSORS_NAME, PYTORCH_NAME) if (path / n).exists()),
-                None,
-            )
-            if weights is None:
-                raise CheckpointError(
-                    f"{path} holds neither {SAFETENSORS_NAME} nor {PYTORCH_NAME}."
-                )
-        else:
-            cfg_file = path.parent / CONFIG_NAME
-            weights = path
-
+        weights, cfg_file = _locate_checkpoint(path, need_config=config is None)
         if weights.suffix == ".ckpt":
             state, found_config = _read_lightning(weights, trust_pickle)
         else:
             state = _read_state_dict(weights, trust_pickle)
-            found_config = None
-            if config is None:
-                if not cfg_file.exists():
-                    raise CheckpointError(
-                        f"{weights}: no {CONFIG_NAME} beside the weights; pass config=."
-                    )
-                found_config = _read_config(cfg_file)
+            found_config = _read_config(cfg_file) if config is None else None
         cfg = config if config is not None else found_config
         model = cls(cfg)
         _load_state(model, state, weights)
@@ -582,6 +643,57 @@ class FCN4FlareModel(nn.Module):
         return checksum
 
 
+def _locate_checkpoint(path: str | os.PathLike, *, need_config: bool = True) -> tuple[Path, Path]:
+    """The weights file and the ``config.json`` of a checkpoint path, or a CheckpointError.
+
+    The one place that decides what a checkpoint path means, for
+    `FCN4FlareModel.from_pretrained` and `~fcn4flare.network.load_model` alike: a directory
+    must hold the weights and (unless ``need_config`` is false, or the weights are a Lightning
+    ``.ckpt``, which carries its hyper-parameters) ``config.json``; a weights file takes the
+    ``config.json`` beside it; a JSON file is a configuration, not a model.
+
+    Returns
+    -------
+    (pathlib.Path, pathlib.Path)
+        The weights file and where its ``config.json`` is (or would be).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"No FCN4Flare checkpoint at {path}: the path does not exist.")
+    if path.is_dir():
+        weights = next(
+            (path / n for n in (SAFETENSORS_NAME, PYTORCH_NAME) if (path / n).is_file()), None
+        )
+        has_config = (path / CONFIG_NAME).is_file()
+        if weights is None:
+            missing = f"neither {SAFETENSORS_NAME} nor {PYTORCH_NAME}" + (
+                "" if has_config else f" nor {CONFIG_NAME}"
+            )
+            raise CheckpointError(
+                f"{path} holds {missing}: an FCN4Flare model directory holds {CONFIG_NAME} "
+                f"and {SAFETENSORS_NAME} (or {PYTORCH_NAME})."
+            )
+        if need_config and not has_config:
+            raise CheckpointError(
+                f"{path}: the model directory holds {weights.name} but no {CONFIG_NAME} "
+                "(the network's configuration, written by save_pretrained beside the "
+                "weights); copy it there or pass config=."
+            )
+        return weights, path / CONFIG_NAME
+    if path.suffix.lower() == ".json":
+        raise CheckpointError(
+            f"{path} is a JSON file, not model weights: pass the model's directory "
+            f"({path.parent}), which holds {CONFIG_NAME} and {SAFETENSORS_NAME}, instead."
+        )
+    cfg_file = path.parent / CONFIG_NAME
+    if need_config and path.suffix != ".ckpt" and not cfg_file.is_file():
+        raise CheckpointError(
+            f"{path}: no {CONFIG_NAME} beside the weights (looked for {cfg_file}); "
+            "pass config=, or the model's directory holding both."
+        )
+    return path, cfg_file
+
+
 def _read_config(cfg_file: Path) -> FCN4FlareConfig:
     try:
         with open(cfg_file) as fh:
@@ -597,12 +709,28 @@ def _torch_load(weights: Path, trust_pickle: bool) -> Any:
     try:
         return torch.load(weights, map_location="cpu", weights_only=not trust_pickle)
     except Exception as exc:  # torch raises a zoo of types here
+        if not _looks_like_torch_file(weights):
+            raise CheckpointError(
+                f"{weights}: not a PyTorch weights file (neither a zip archive nor a pickle); "
+                f"pass a model directory (holding {CONFIG_NAME} and {SAFETENSORS_NAME}), a "
+                ".safetensors, .bin or .pt file, or a Lightning .ckpt."
+            ) from exc
         hint = (
             ""
             if trust_pickle
             else " If you trust the file, pass trust_pickle=True to allow full unpickling."
         )
         raise CheckpointError(f"{weights}: cannot read the weights: {exc}.{hint}") from exc
+
+
+def _looks_like_torch_file(weights: Path) -> bool:
+    """True for a zip archive (``torch.save``'s format) or a pickle (the legacy one)."""
+    try:
+        with open(weights, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return True
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def _read_state_dict(weights: Path, trust_pickle: bool) -> dict[str, torch.Tensor]:
@@ -626,17 +754,26 @@ def _read_lightning(weights: Path, trust_pickle: bool) -> tuple[dict, FCN4FlareC
     ckpt = _torch_load(weights, trust_pickle)
     if not isinstance(ckpt, Mapping) or "state_dict" not in ckpt:
         raise CheckpointError(f"{weights}: not a Lightning checkpoint (no 'state_dict' key).")
-    hparams = dict(ckpt.get("hyper_parameters") or {})
+    hparams = ckpt.get("hyper_parameters") or {}
+    if not isinstance(hparams, Mapping):
+        raise CheckpointError(
+            f"{weights}: hyper_parameters must be a mapping, got a {type(hparams).__name__}."
+        )
     # The Lightning release counted the NaN-mask channel in input_dim.
-    input_dim = int(hparams.get("input_dim", 2)) - 1
+    input_dim = hparams.get("input_dim", 2)
+    if _is_int(input_dim) and input_dim < 2:
+        raise CheckpointError(
+            f"{weights}: hyper_parameters input_dim must be an integer >= 2 (there it counts "
+            f"the NaN-mask channel), got {input_dim!r}."
+        )
     fields = {f.name for f in dataclasses.fields(FCN4FlareConfig)} - {"extra", "input_dim"}
     kwargs = {k: v for k, v in hparams.items() if k in fields}
-    if "dilation" in kwargs:
-        kwargs.setdefault("depth", len(kwargs["dilation"]))
-    try:
-        config = FCN4FlareConfig(input_dim=input_dim, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{weights}: invalid hyper-parameters {hparams}: {exc}") from exc
+    kwargs["input_dim"] = input_dim - 1 if _is_int(input_dim) else input_dim
+    if "dilation" in kwargs and "depth" not in kwargs and hasattr(kwargs["dilation"], "__len__"):
+        kwargs["depth"] = len(kwargs["dilation"])
+    config = FCN4FlareConfig.from_dict(kwargs, source=f"{weights} (Lightning hyper_parameters)")
+    if not isinstance(ckpt["state_dict"], Mapping):
+        raise CheckpointError(f"{weights}: state_dict must be a mapping of tensors.")
     state = {}
     for key, value in ckpt["state_dict"].items():
         key = key.removeprefix("model.")
@@ -644,16 +781,28 @@ def _read_lightning(weights: Path, trust_pickle: bool) -> tuple[dict, FCN4FlareC
     return state, config
 
 
-def _load_state(model: FCN4FlareModel, state: Mapping[str, torch.Tensor], source: Path) -> None:
+def _load_state(model: FCN4FlareModel, state: Mapping[str, Any], source: Path) -> None:
+    """Check ``state`` against ``model`` (names, tensors, shapes, finite values), then load it.
+
+    The one check of the weights, run by every loading path of
+    `FCN4FlareModel.from_pretrained`; every failure is a CheckpointError naming ``source``
+    and the tensors at fault.
+    """
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    unexpected = sorted(set(state) - set(expected), key=str)
     if missing or unexpected:
         raise CheckpointError(
             f"{source}: weight names do not match the FCN4Flare network"
             + (f"; missing {len(missing)} (e.g. {missing[:3]})" if missing else "")
             + (f"; unexpected {len(unexpected)} (e.g. {unexpected[:3]})" if unexpected else "")
             + "."
+        )
+    not_tensors = [k for k in expected if not isinstance(state[k], torch.Tensor)]
+    if not_tensors:
+        raise CheckpointError(
+            f"{source}: {len(not_tensors)} weights are not tensors (e.g. {not_tensors[0]!r} "
+            f"is a {type(state[not_tensors[0]]).__name__})."
         )
     wrong = [
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
@@ -664,6 +813,22 @@ def _load_state(model: FCN4FlareModel, state: Mapping[str, torch.Tensor], source
         raise CheckpointError(
             f"{source}: weight shapes do not match the configuration ({len(wrong)} tensors, "
             f"e.g. {wrong[0]}); check config.json."
+        )
+    bad = {}
+    for k in expected:
+        tensor = state[k]
+        if tensor.is_floating_point() or tensor.is_complex():
+            finite = torch.isfinite(tensor)
+            if not bool(finite.all()):
+                bad[k] = int((~finite).sum())
+    if bad:
+        first = next(iter(bad))
+        raise CheckpointError(
+            f"{source}: tensor {first!r} holds {bad[first]} NaN or infinite values (of "
+            f"{state[first].numel()})"
+            + (f", and {len(bad) - 1} other tensors do too (e.g. {list(bad)[1:4]})"
+               if len(bad) > 1 else "")
+            + "; the weights are corrupt: every probability would be NaN."
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FCN4FlareWarning)

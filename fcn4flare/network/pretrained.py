@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..exceptions import CheckpointError
-from .model import CONFIG_NAME, FCN4FlareModel
+from .model import CONFIG_NAME, FCN4FlareModel, _locate_checkpoint
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -78,8 +79,30 @@ def model_path(name: str | None = None) -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(path: str, mtime: float, device: str) -> FCN4FlareModel:
+def _load_cached(path: str, digest: str, device: str) -> FCN4FlareModel:
+    # ``digest`` (the files' content) is part of the key only: a changed file is a new key.
     return FCN4FlareModel.from_pretrained(path, device=device)
+
+
+def _content_digest(files: list[Path]) -> str:
+    """SHA-256 of the names and bytes of a model's files (those that exist).
+
+    The cache key of `load_model`: replacing the weights or the configuration, even with the
+    same size and modification time, gives another key. Hashing the shipped model's files
+    (about 1 MB) takes about a millisecond.
+    """
+    digest = hashlib.sha256()
+    for file in files:
+        if not file.is_file():
+            continue
+        digest.update(f"{file.name}\0{file.stat().st_size}\0".encode())
+        try:
+            with open(file, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise CheckpointError(f"{file}: cannot read the model file: {exc}") from exc
+    return digest.hexdigest()
 
 
 def load_model(
@@ -89,8 +112,9 @@ def load_model(
 ) -> FCN4FlareModel:
     """Return a ready model: the default, a shipped one by name, a path, or a model as is.
 
-    Models read from disk are cached per process, so repeated calls (one per light curve in
-    a loop) load the weights once.
+    Models read from disk are cached per process, keyed on the content of their files, so
+    repeated calls (one per light curve in a loop) load the weights once, and a file replaced
+    on disk is read again.
 
     Parameters
     ----------
@@ -100,6 +124,13 @@ def load_model(
         model, returned as is.
     device : str or torch.device, optional
         Device for a model read from disk; CPU by default.
+
+    Raises
+    ------
+    CheckpointError
+        No such shipped model or path, a directory without ``config.json`` or weights, a
+        JSON file instead of a model directory, or an invalid configuration or weights (the
+        message names the file and the field or tensor).
 
     Examples
     --------
@@ -115,9 +146,9 @@ def load_model(
         candidate = Path(model)
         path = candidate if candidate.exists() else model_path(str(model))
     path = path.resolve()
-    weights = path if path.is_file() else path / CONFIG_NAME
+    weights, cfg_file = _locate_checkpoint(path)
     device = str(torch.device(device)) if device is not None else "cpu"
-    return _load_cached(str(path), weights.stat().st_mtime, device)
+    return _load_cached(str(path), _content_digest([cfg_file, weights]), device)
 
 
 def model_card(name: str | None = None) -> str:
