@@ -3,8 +3,10 @@
 `synthetic_background` builds a relative light curve (about 1.0, NaN in gaps) from:
 
 * rotational modulation by evolving spots: one to three spot groups with slightly different
-  periods (differential rotation), periods 0.2-30 d, semi-amplitudes 1e-4 to 0.1, amplitudes and
-  phases wandering on the spot lifetime (1-20 rotations);
+  periods (differential rotation), periods 0.1-30 d, semi-amplitudes 1e-4 to 0.1, amplitudes and
+  phases wandering on the spot lifetime (1-20 rotations); a quarter of the spotted stars are
+  fast rotators (0.1-2 d, 0.3-10 %), whose slope at long cadence is many noise units per
+  cadence;
 * granulation / red noise: one or two AR(1) processes (time scales 10 min to 1 d);
 * white noise from 5e-5 (bright, quiet star) to 2e-2 (faint star);
 * a slow polynomial trend;
@@ -16,7 +18,8 @@
 `add_contaminants` adds signals that are *not* flares (the caller labels them 0): cosmic-ray
 hits (single positive outliers), eclipsing binaries (dips and their rising egresses), RR Lyrae
 and high-amplitude delta Scuti pulsations (fast rise, slow decline), multi-periodic delta Scuti
-pulsations, and flux jumps (step changes and sudden pixel-sensitivity drops with recovery).
+pulsations, flux jumps (step changes and sudden pixel-sensitivity drops with recovery), and
+kinks (a sudden change of slope that relaxes over hours).
 
 Everything works on plain float arrays; time is in days.
 """
@@ -31,11 +34,16 @@ from .labels import point_to_point_sigma
 
 __all__ = ["synthetic_background", "add_contaminants", "smooth_walk", "CONTAMINANT_KINDS"]
 
-CONTAMINANT_KINDS = ("cosmic_ray", "eclipsing_binary", "rr_lyrae", "delta_scuti", "flux_jump")
+CONTAMINANT_KINDS = (
+    "cosmic_ray", "eclipsing_binary", "rr_lyrae", "delta_scuti", "flux_jump", "kink",
+)
 
 _WHITE_SIGMA_RANGE = (5e-5, 2e-2)
-_SPOT_PERIOD_RANGE = (0.2, 30.0)
+_SPOT_PERIOD_RANGE = (0.1, 30.0)
 _SPOT_AMPLITUDE_RANGE = (1e-4, 0.1)
+_P_FAST_ROTATOR = 0.25
+_FAST_PERIOD_RANGE = (0.1, 2.0)
+_FAST_AMPLITUDE_RANGE = (3e-3, 0.1)
 
 
 def _loguniform(rng: np.random.Generator, lo: float, hi: float, size=None):
@@ -63,8 +71,9 @@ def smooth_walk(t: np.ndarray, scale: float, rng: np.random.Generator) -> np.nda
 
 
 def _spot_modulation(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    period = _loguniform(rng, *_SPOT_PERIOD_RANGE)
-    amplitude = _loguniform(rng, *_SPOT_AMPLITUDE_RANGE)
+    fast = rng.random() < _P_FAST_ROTATOR
+    period = _loguniform(rng, *(_FAST_PERIOD_RANGE if fast else _SPOT_PERIOD_RANGE))
+    amplitude = _loguniform(rng, *(_FAST_AMPLITUDE_RANGE if fast else _SPOT_AMPLITUDE_RANGE))
     flux = np.zeros_like(t)
     for group in range(int(rng.integers(1, 4))):
         p = period * (1.0 + rng.uniform(-0.05, 0.05)) if group else period
@@ -260,6 +269,8 @@ def _delta_scuti(flux, t, sigma, rng):
 
 
 def _flux_jump(flux, t, sigma, rng):
+    if flux.size < 2:
+        return
     for _ in range(int(rng.integers(1, 3))):
         pos = int(rng.integers(1, flux.size))
         # Capped so that a noisy star's step cannot drive the flux negative.
@@ -272,12 +283,24 @@ def _flux_jump(flux, t, sigma, rng):
             flux[after] -= abs(amp) * np.exp(-(t[after] - t[pos]) / tau)
 
 
+def _kink(flux, t, sigma, rng):
+    """A sudden change of slope relaxing over 0.1-1 d: a corner, not a flare."""
+    if flux.size < 2:
+        return
+    pos = int(rng.integers(1, flux.size))
+    tau = _loguniform(rng, 0.1, 1.0)
+    slope = rng.choice([-1.0, 1.0]) * min(_loguniform(rng, 5.0, 100.0) * sigma, 0.05) / tau
+    dt = t[pos:] - t[pos]
+    flux[pos:] += slope * tau * (1.0 - np.exp(-dt / tau))
+
+
 _CONTAMINANTS = {
     "cosmic_ray": _cosmic_rays,
     "eclipsing_binary": _eclipsing_binary,
     "rr_lyrae": _rr_lyrae,
     "delta_scuti": _delta_scuti,
     "flux_jump": _flux_jump,
+    "kink": _kink,
 }
 
 
