@@ -392,7 +392,7 @@ def test_quick_evaluation_on_synthetic_light_curves(tmp_path, kepler_file, tess_
     assert payload["metadata"]["model_checksum"] == threshold_model.checksum()
     assert payload["metadata"]["default_rules"] == {
         "threshold": 0.5, "merge_gap": 3, "min_points": 3, "peak_not_first": False,
-        "decay_longer_than_rise": False, "level_consistency": False}
+        "decay_longer_than_rise": False, "level_consistency": False, "low_threshold": None}
     assert payload["recommended_rules"]["rules"] == sweep[0]["rules"]
     report = (out / "report.txt").read_text()
     assert "QUICK run" in report and "2d. Targets" in report

@@ -236,6 +236,7 @@ def test_rule_sets():
         "peak_not_first": True,
         "decay_longer_than_rise": True,
         "level_consistency": True,
+        "low_threshold": None,
     }
     assert set(DEFAULT_RULES) == set(PUBLISHED_RULES)
     p, f = np.random.default_rng(0).random((2, 200))

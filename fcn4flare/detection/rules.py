@@ -46,6 +46,7 @@ DEFAULT_MIN_POINTS = 3
 DEFAULT_PEAK_NOT_FIRST = False
 DEFAULT_DECAY_LONGER_THAN_RISE = False
 DEFAULT_LEVEL_CONSISTENCY = False
+DEFAULT_LOW_THRESHOLD = None
 
 #: The keyword arguments of `detect_events` its defaults stand for.
 DEFAULT_RULES: dict[str, Any] = {
@@ -55,6 +56,7 @@ DEFAULT_RULES: dict[str, Any] = {
     "peak_not_first": DEFAULT_PEAK_NOT_FIRST,
     "decay_longer_than_rise": DEFAULT_DECAY_LONGER_THAN_RISE,
     "level_consistency": DEFAULT_LEVEL_CONSISTENCY,
+    "low_threshold": DEFAULT_LOW_THRESHOLD,
 }
 
 #: Keyword arguments of `detect_events` that reproduce the published release's pipeline.
@@ -65,6 +67,7 @@ PUBLISHED_RULES: dict[str, Any] = {
     "peak_not_first": True,
     "decay_longer_than_rise": True,
     "level_consistency": True,
+    "low_threshold": None,
 }
 
 _LEVEL_RATIO_RANGE = (0.5, 2.0)
@@ -112,6 +115,9 @@ class DetectionRules:
         ``config.detection_threshold`` (filled in by `fcn4flare.detection.FlareDetector`).
     merge_gap, min_points, peak_not_first, decay_longer_than_rise, level_consistency
         The rules of `detect_events`.
+    low_threshold : float or None
+        Hysteresis: an event seeded above ``threshold`` extends while the probability
+        stays above this lower value (None: no hysteresis).
     name : str
         The label written to a flare table's ``RULES`` meta (the preset's name, or the
         overrides as ``key=value`` pairs).
@@ -136,12 +142,13 @@ class DetectionRules:
     peak_not_first: bool = DEFAULT_PEAK_NOT_FIRST
     decay_longer_than_rise: bool = DEFAULT_DECAY_LONGER_THAN_RISE
     level_consistency: bool = DEFAULT_LEVEL_CONSISTENCY
+    low_threshold: float | None = DEFAULT_LOW_THRESHOLD
     name: str = dataclasses.field(default="default", compare=False)
 
     #: The rule names (keyword arguments of `detect_events` other than ``threshold``).
     RULE_NAMES: ClassVar[tuple[str, ...]] = (
         "merge_gap", "min_points", "peak_not_first", "decay_longer_than_rise",
-        "level_consistency",
+        "level_consistency", "low_threshold",
     )
 
     def __post_init__(self) -> None:
@@ -151,6 +158,13 @@ class DetectionRules:
             object.__setattr__(self, key, _check_count(key, getattr(self, key)))
         for key in ("peak_not_first", "decay_longer_than_rise", "level_consistency"):
             object.__setattr__(self, key, _check_flag(key, getattr(self, key)))
+        if self.low_threshold is not None:
+            low = _check_threshold(self.low_threshold)
+            if self.threshold is not None and low > self.threshold:
+                raise InputError(
+                    f"low_threshold ({low}) must not exceed the threshold ({self.threshold})."
+                )
+            object.__setattr__(self, "low_threshold", low)
         if not isinstance(self.name, str):
             raise InputError(f"DetectionRules.name must be a string, got {self.name!r}.")
 
@@ -316,11 +330,15 @@ def detect_events(
     peak_not_first: bool = DEFAULT_PEAK_NOT_FIRST,
     decay_longer_than_rise: bool = DEFAULT_DECAY_LONGER_THAN_RISE,
     level_consistency: bool = DEFAULT_LEVEL_CONSISTENCY,
+    low_threshold: float | None = DEFAULT_LOW_THRESHOLD,
 ) -> Events:
     """Find flare events: runs of high probability that pass the chosen shape rules.
 
-    Samples with ``probability > threshold`` are flagged (NaN never is); runs of flagged
-    samples closer than ``merge_gap`` are merged; each run ``[start, stop]`` gets
+    Samples with ``probability > threshold`` are flagged (NaN never is); with
+    ``low_threshold``, a run of samples above ``low_threshold`` is flagged whole when it holds
+    a sample above ``threshold`` (hysteresis: an event seeds at the threshold and extends
+    while the probability stays above the lower one); runs of flagged samples closer than
+    ``merge_gap`` are merged; each run ``[start, stop]`` gets
     ``peak = start + nanargmax(flux[start : stop + 1])`` and is kept if it passes every rule
     switched on. ``detect_events(p, f, **PUBLISHED_RULES)`` is the published pipeline.
 
@@ -346,6 +364,8 @@ def detect_events(
         Require ``0.5 <= r <= 2`` with ``r = (flux[peak] - flux[start - 2]) /
         (flux[peak] - flux[stop + 2] + 1e-8)``; NaN ``r`` or an index outside the array
         rejects the run.
+    low_threshold : float, optional
+        Lower threshold of the hysteresis, at most ``threshold``; None: no hysteresis.
 
     Returns
     -------
@@ -376,6 +396,13 @@ def detect_events(
         )
     with np.errstate(invalid="ignore"):
         flagged = probability > threshold
+        if low_threshold is not None:
+            if low_threshold > threshold:
+                raise InputError(
+                    f"detect_events: low_threshold ({low_threshold}) must not exceed the "
+                    f"threshold ({threshold})."
+                )
+            flagged = _hysteresis(probability > low_threshold, flagged)
     starts, stops = merge_runs(*find_runs(flagged), max_gap=merge_gap)
     peaks = _peaks(flux, starts, stops)
 
@@ -390,6 +417,19 @@ def detect_events(
     starts, stops, peaks = starts[keep], stops[keep], peaks[keep]
     score, max_score = _scores(probability, starts, stops)
     return Events(start=starts, peak=peaks, stop=stops, score=score, max_score=max_score)
+
+
+def _hysteresis(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The runs of ``low`` that hold at least one ``high`` sample."""
+    starts, stops = find_runs(low)
+    if starts.size == 0:
+        return low
+    counts = np.cumsum(np.concatenate([[0], high.astype(np.int64)]))
+    seeded = (counts[stops + 1] - counts[starts]) > 0
+    edges = np.zeros(low.size + 1, dtype=np.int64)
+    np.add.at(edges, starts[seeded], 1)
+    np.add.at(edges, stops[seeded] + 1, -1)
+    return np.cumsum(edges[:-1]) > 0
 
 
 def _check_arrays(probability: Any, flux: Any) -> tuple[np.ndarray, np.ndarray]:
