@@ -36,6 +36,7 @@ _LAZY = {
     "FCN4FlareOutput": "fcn4flare.network.model",
     "load_model": "fcn4flare.network.pretrained",
     "FlareTable": "fcn4flare.catalog.table",
+    "FFD": "fcn4flare.catalog.ffd",
     "StarTrend": "fcn4flare.trend.choose",
 }
 _SUBMODULES = ("metrics", "simulate", "training", "evaluation", "catalog", "detection",

@@ -19,10 +19,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .._arrays import fill_by_interpolation, median_step
 from ..exceptions import InputError
 
-__all__ = ["DEFAULT_WINDOW", "quiescent_flux", "measure_flares", "flare_energy"]
+__all__ = [
+    "DEFAULT_WINDOW", "quiescent_flux", "measure_flares", "flare_energy", "characterize_flares",
+]
 
 #: Default length, in samples, of the running-median window of the quiescent level.
 DEFAULT_WINDOW = 25
+
+# Error of a median relative to that of a mean (sqrt(pi / 2)), and the samples the quiescent
+# level beside a flare is the median of (half the default running-median window).
+_MEDIAN_EFFICIENCY = 1.2533
+_LEVEL_SAMPLES = DEFAULT_WINDOW // 2
 
 # Upper bound on the number of window elements handed to nanmedian at once (memory cap).
 _BLOCK_ELEMENTS = 2**21
@@ -439,3 +446,250 @@ def _float_values(values: Any, name: str) -> np.ndarray:
     if mask is not None and np.any(mask):
         array[np.broadcast_to(np.asarray(mask, dtype=bool), array.shape)] = np.nan
     return array
+
+
+def characterize_flares(
+    table: Any,
+    lc: Any,
+    *,
+    fit: bool = True,
+    template: str = "mendoza2022",
+    n_components: int = 1,
+    luminosity: Any = None,
+    teff: Any = None,
+    radius: Any = None,
+    mission: Any = None,
+    teff_err: Any = None,
+    radius_err: Any = None,
+    luminosity_err: Any = None,
+    quality_bitmask: str | int | None = "default",
+) -> Any:
+    """A copy of a flare table with uncertainties, shape, template fit and energy columns.
+
+    Added columns (each with a description in ``table[name].info.description``):
+
+    - ``amplitude_err`` (dimensionless) and ``equivalent_duration_err`` (s): from the flux
+      errors of the light curve, or from its robust point-to-point scatter where it has none.
+      The ED error adds, in quadrature, the error of the quiescent level (a median of about
+      12 samples beside the flare, shared by all the flare's samples), which dominates for
+      long flares;
+    - ``rise_time``, ``decay_time`` (min): from the first flagged sample to the peak, and from
+      the peak to the last flagged sample;
+    - ``fwhm`` (min): time the flux stays above half the amplitude around the peak, the
+      crossings interpolated linearly between samples (a flare unresolved by the cadence gets
+      less than one cadence);
+    - with ``fit=True``, the template fit of `~fcn4flare.catalog.fit_flare` on a local
+      quadratic background: ``fit_tpeak`` (Time), ``fit_amplitude``, ``fit_fwhm`` (min),
+      ``fit_equivalent_duration`` (s), each with ``_err``, ``fit_redchi2`` and ``delta_bic``
+      (BIC of the background alone minus BIC of template + background; > 0 favours a flare);
+    - with ``luminosity`` or ``teff`` and ``radius``: ``energy`` and ``energy_err`` (erg),
+      the equivalent duration times the star's luminosity in the mission's band
+      (`~fcn4flare.catalog.flare_energies`).
+
+    Parameters
+    ----------
+    table : `~fcn4flare.catalog.FlareTable`
+        Flares found in ``lc`` (its ``istart``, ``ipeak``, ``istop`` are rows of ``lc``).
+    lc : `~lightkurve.LightCurve`
+        The light curve the flares were found in.
+    fit : bool
+        Fit a flare template to every flare.
+    template : {'mendoza2022', 'davenport2014'}
+        Template of the fit.
+    n_components : int
+        Components of the fit (more than one for complex flares).
+    luminosity : `~astropy.units.Quantity`, optional
+        Quiescent luminosity of the star in the band.
+    teff, radius : `~astropy.units.Quantity`, optional
+        Effective temperature and radius, for a blackbody band luminosity instead.
+    mission : str, optional
+        ``'kepler'``, ``'k2'`` or ``'tess'``; default: the light curve's.
+    teff_err, radius_err, luminosity_err : `~astropy.units.Quantity`, optional
+        Their uncertainties, propagated into ``energy_err``.
+    quality_bitmask : {'none', 'default', 'hard', 'hardest'}, int or None
+        Quality flags whose samples are ignored, as in detection.
+
+    Returns
+    -------
+    `~fcn4flare.catalog.FlareTable`
+        A new table; the one given is not changed.
+
+    Raises
+    ------
+    InputError
+        A table without ``istart``/``ipeak``/``istop``/``amplitude``/``equivalent_duration``
+        columns, rows outside the light curve, or energies asked for without a luminosity or
+        both ``teff`` and ``radius``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> import lightkurve as lk
+    >>> from astropy.time import Time
+    >>> from fcn4flare.catalog import FlareTable, characterize_flares
+    >>> from fcn4flare.simulate import flare_model
+    >>> days = np.arange(1000) * 2 / 1440
+    >>> noise = 1e-3 * np.random.default_rng(0).standard_normal(1000)
+    >>> flux = 1 + noise + flare_model(days, 0.7, 10 * u.min, 0.05, exposure_time=2 * u.min)
+    >>> lc = lk.LightCurve(time=Time(2459000 + days, format="jd"), flux=flux,
+    ...                    flux_err=np.full(1000, 1e-3))
+    >>> table = FlareTable.from_events(lc.time, lc.flux, [502], None, [540], meta={})
+    >>> out = characterize_flares(table, lc, luminosity=1e31 * u.erg / u.s)
+    >>> round(float(out["fit_fwhm"][0].to_value(u.min)))
+    10
+    >>> out["energy"].unit, bool(out["equivalent_duration_err"][0] < 5 * u.s)
+    (Unit("erg"), True)
+    """
+    from .._arrays import point_to_point_noise
+
+    needed = ("istart", "ipeak", "istop", "amplitude", "equivalent_duration")
+    missing = [name for name in needed if name not in getattr(table, "colnames", ())]
+    if missing:
+        raise InputError(
+            f"characterize_flares needs a flare table with the columns {', '.join(needed)}; "
+            f"missing: {', '.join(missing)}."
+        )
+    time, flux, flux_err = _light_curve_arrays(lc, quality_bitmask)
+    days = _elapsed_days(time)
+    n = len(flux)
+    starts = _index_array(table["istart"], "istart", n)
+    peaks = _index_array(table["ipeak"], "ipeak", n)
+    stops = _index_array(table["istop"], "istop", n)
+    cadence = _cadence_days(days)
+    amplitude = np.asarray(getattr(table["amplitude"], "value", table["amplitude"]), float)
+
+    out = table.copy()
+    level = flux[peaks] / (1.0 + amplitude)  # the quiescent flux the table measured against
+    mask = _events_mask(starts, stops, n)
+    relative_noise = point_to_point_noise(np.where(mask, np.nan, flux)) / np.nanmedian(flux)
+    amp_err = np.full(len(out), np.nan)
+    ed_err = np.full(len(out), np.nan)
+    rise = np.full(len(out), np.nan)
+    decay = np.full(len(out), np.nan)
+    fwhm = np.full(len(out), np.nan)
+    for k, (start, peak, stop) in enumerate(zip(starts, peaks, stops, strict=True)):
+        run = slice(start, stop + 1)
+        if flux_err is not None and np.isfinite(flux_err[run]).any():
+            sigma = flux_err[run] / level[k]
+        else:
+            sigma = np.full(stop - start + 1, relative_noise)
+        sigma = sigma[np.isfinite(flux[run]) & np.isfinite(sigma)]
+        # the quiescent level's own error is shared by every sample of the flare
+        level_sigma = _MEDIAN_EFFICIENCY * np.median(sigma) / np.sqrt(_LEVEL_SAMPLES) \
+            if sigma.size else np.nan
+        ed_err[k] = cadence * np.hypot(np.sqrt(np.sum(sigma**2)),
+                                       level_sigma * sigma.size) * 86400.0
+        peak_sigma = flux_err[peak] / level[k] if flux_err is not None else relative_noise
+        amp_err[k] = peak_sigma if np.isfinite(peak_sigma) else relative_noise
+        rise[k] = days[peak] - days[start]
+        decay[k] = days[stop] - days[peak]
+        fwhm[k] = _half_maximum_width(days, flux / level[k] - 1.0, start, peak, stop)
+    out["amplitude_err"] = amp_err * u.dimensionless_unscaled
+    out["equivalent_duration_err"] = ed_err * u.s
+    out["rise_time"] = (rise * u.d).to(u.min)
+    out["decay_time"] = (decay * u.d).to(u.min)
+    out["fwhm"] = (fwhm * u.d).to(u.min)
+    descriptions = {
+        "amplitude_err": "1-sigma error of amplitude, from the flux errors or the scatter",
+        "equivalent_duration_err": "1-sigma error of equivalent_duration, from the flux errors",
+        "rise_time": "tpeak - tstart",
+        "decay_time": "tstop - tpeak",
+        "fwhm": "Time above half the amplitude around the peak (interpolated crossings)",
+    }
+    if fit:
+        _add_template_fits(out, time, flux, flux_err, starts, stops, template, n_components,
+                           descriptions)
+    if luminosity is not None or teff is not None or radius is not None:
+        from .energy import flare_energies, mission_of
+
+        if luminosity is None and mission is None:
+            mission = mission_of(lc)
+        energy, energy_err = flare_energies(
+            out["equivalent_duration"], luminosity=luminosity, teff=teff, radius=radius,
+            mission=mission, teff_err=teff_err, radius_err=radius_err,
+            luminosity_err=luminosity_err, equivalent_duration_err=out["equivalent_duration_err"],
+        )
+        out["energy"] = energy
+        out["energy_err"] = energy_err
+        descriptions["energy"] = "equivalent_duration x the star's luminosity in the band"
+        descriptions["energy_err"] = "1-sigma error of energy (ED and luminosity errors)"
+    for name, text in descriptions.items():
+        out[name].info.description = text
+    return out
+
+
+def _light_curve_arrays(lc: Any, quality_bitmask: Any
+                        ) -> tuple[Time, np.ndarray, np.ndarray | None]:
+    from ..lightcurve import prepare_light_curve
+
+    prepared = prepare_light_curve(lc, quality_bitmask=quality_bitmask)
+    return prepared.time, prepared.flux, prepared.flux_err
+
+
+def _half_maximum_width(days: np.ndarray, relative: np.ndarray, start: int, peak: int,
+                        stop: int) -> float:
+    half = 0.5 * relative[peak]
+    if not np.isfinite(half) or half <= 0:
+        return np.nan
+
+    def crossing(step: int, end: int) -> float:
+        i = peak
+        while i != end:
+            j = i + step
+            if np.isfinite(relative[j]) and relative[j] < half:
+                frac = (relative[i] - half) / (relative[i] - relative[j])
+                return days[i] + frac * (days[j] - days[i])
+            i = j
+        return days[end]
+
+    left = crossing(-1, max(start - 1, 0))
+    right = crossing(1, min(stop + 1, days.size - 1))
+    return float(right - left)
+
+
+def _add_template_fits(out: Any, time: Time, flux: np.ndarray, flux_err: np.ndarray | None,
+                       starts: np.ndarray, stops: np.ndarray, template: str,
+                       n_components: int, descriptions: dict) -> None:
+    from .fit import fit_flare
+
+    names = ("amplitude", "amplitude_err", "fwhm", "fwhm_err", "equivalent_duration",
+             "equivalent_duration_err")
+    units = {"fwhm": u.min, "fwhm_err": u.min, "equivalent_duration": u.s,
+             "equivalent_duration_err": u.s}
+    n = len(out)
+    values = {name: np.full(n, np.nan) for name in names}
+    delta_bic = np.full(n, np.nan)
+    redchi2 = np.full(n, np.nan)
+    tpeak = np.full(n, np.nan)
+    days = _elapsed_days(time)
+    for k, (start, stop) in enumerate(zip(starts, stops, strict=True)):
+        margin = max(int(stop - start + 1), 10)
+        part = slice(max(start - margin, 0), min(stop + margin + 1, flux.size))
+        try:
+            result = fit_flare(days[part], flux[part],
+                               None if flux_err is None else flux_err[part],
+                               tstart=days[start], tstop=days[stop], template=template,
+                               n_components=n_components)
+        except InputError:
+            continue
+        delta_bic[k] = result.delta_bic
+        if not result.success:
+            continue
+        redchi2[k] = result.chi2 / max(result.dof, 1)
+        tpeak[k] = result.tpeak.to_value(u.day)
+        for name in names:
+            values[name][k] = getattr(result, name).to_value(units.get(name, u.one))
+    fitted = time[0] + np.where(np.isfinite(tpeak), tpeak - days[0], 0.0) * u.d
+    fitted.format = time.format
+    out["fit_tpeak"] = fitted
+    for name in names:
+        out[f"fit_{name}"] = values[name] * units.get(name, u.dimensionless_unscaled)
+        descriptions[f"fit_{name}"] = f"Template fit: {name.replace('_', ' ')}"
+    out["fit_redchi2"] = redchi2
+    out["delta_bic"] = delta_bic
+    descriptions["fit_tpeak"] = "Template fit: peak time (tpeak where the fit failed)"
+    descriptions["fit_redchi2"] = "Template fit: reduced chi-square"
+    descriptions["delta_bic"] = (
+        "BIC of the background alone minus BIC of template + background (> 0 favours a flare)"
+    )

@@ -230,6 +230,29 @@ class FlareTable(QTable):
         table._describe_columns()
         return table
 
+    def characterize(self, lc: Any, **kwargs: Any) -> FlareTable:
+        """A copy with uncertainties, shape, template-fit and energy columns.
+
+        ``characterize_flares(self, lc, **kwargs)``; see
+        `fcn4flare.catalog.characterize_flares` for the columns and options (``fit``,
+        ``template``, ``luminosity``, ``teff``, ``radius``, ``mission``, ...).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import lightkurve as lk
+        >>> from fcn4flare.catalog import FlareTable
+        >>> flux = 1 + 1e-3 * np.random.default_rng(0).standard_normal(300)
+        >>> flux[100:106] += [0.5, 0.3, 0.2, 0.1, 0.05, 0.02]
+        >>> lc = lk.LightCurve(time=2459000 + np.arange(300) / 720, flux=flux)
+        >>> table = FlareTable.from_events(lc.time, lc.flux, [100], None, [105])
+        >>> "fwhm" in table.characterize(lc, fit=False).colnames
+        True
+        """
+        from .characterize import characterize_flares
+
+        return characterize_flares(self, lc, **kwargs)
+
     @classmethod
     def stack(cls, tables: Iterable[FlareTable]) -> FlareTable:
         """Stack tables of several light curves into one catalogue.

@@ -21,6 +21,8 @@ _LAZY = {
     "FlareAccessor": "accessor",
     "register_accessor": "accessor",
     "ACCESSOR_NAME": "accessor",
+    "injection_recovery": "recovery",
+    "InjectionRecovery": "recovery",
     "BatchResult": "batch",
     "detect_flares_in_files": "batch",
     "detect_flares_original": "batch",

@@ -23,6 +23,7 @@ attribute of the subclass or of the instance hides. For such objects call
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import FCN4FlareError, FCN4FlareWarning
@@ -63,8 +64,8 @@ class FlareAccessor:
     def __repr__(self) -> str:
         return f"<FlareAccessor of a {type(self._lc).__name__} with {len(self._lc)} samples>"
 
-    def detect(self, threshold: float | None = None, model: Any = None, **kwargs: Any
-               ) -> Any:
+    def detect(self, threshold: float | None = None, model: Any = None, *,
+               characterize: bool | Mapping[str, Any] = False, **kwargs: Any) -> Any:
         """Find the flares of this light curve.
 
         Parameters
@@ -74,9 +75,13 @@ class FlareAccessor:
             (``model.config.detection_threshold``).
         model : `~fcn4flare.network.FCN4FlareModel`, str, path-like or None
             The network; None for the default shipped model.
+        characterize : bool or dict
+            Add uncertainties, shape, template-fit and (given ``luminosity`` or ``teff`` and
+            ``radius`` in a dict) energy columns: a dict holds the options of
+            `fcn4flare.catalog.characterize_flares`.
         **kwargs
             ``rules``, ``flux_column``, ``quality_bitmask``, ``chunk_size``, ``batch_size``,
-            ``device``: see `fcn4flare.detect_flares`.
+            ``device``, ``vetting``: see `fcn4flare.detect_flares`.
 
         Returns
         -------
@@ -99,7 +104,12 @@ class FlareAccessor:
         """
         from .detector import detect_flares
 
-        return detect_flares(self._lc, model=model, threshold=threshold, **kwargs)
+        table = detect_flares(self._lc, model=model, threshold=threshold, **kwargs)
+        if characterize is False:
+            return table
+        options = {} if characterize is True else dict(characterize)
+        options.setdefault("quality_bitmask", kwargs.get("quality_bitmask", "default"))
+        return table.characterize(self._lc, **options)
 
     def predict(self, model: Any = None, **kwargs: Any) -> Any:
         """Flare probability of each sample of this light curve.
@@ -136,6 +146,43 @@ class FlareAccessor:
         from .detector import predict_flare_probability
 
         return predict_flare_probability(self._lc, model=model, **kwargs)
+
+    def injection_recovery(self, **kwargs: Any) -> Any:
+        """Inject synthetic flares into copies of this light curve and find them again.
+
+        Parameters
+        ----------
+        **kwargs
+            ``amplitude``, ``fwhm``, ``n_flares``, ``n_realisations``, ``template``,
+            ``seed``, ``detector``, ``n_jobs``, ``progress`` and the detector options
+            (``model``, ``threshold``, ``rules``, ...): see
+            `fcn4flare.detection.injection_recovery`.
+
+        Returns
+        -------
+        `~fcn4flare.detection.InjectionRecovery`
+            One row per injected flare, the recovery map and the ED ratio.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import astropy.units as u
+        >>> import lightkurve as lk
+        >>> import torch
+        >>> import fcn4flare
+        >>> from fcn4flare import FCN4FlareConfig, FCN4FlareModel
+        >>> _ = torch.manual_seed(0)
+        >>> model = FCN4FlareModel(FCN4FlareConfig(hidden_dim=8, depth=2, dilation=[1, 2]))
+        >>> flux = 1 + 1e-3 * np.random.default_rng(0).standard_normal(2000)
+        >>> lc = lk.LightCurve(time=2459000 + np.arange(2000) / 720, flux=flux)
+        >>> result = lc.flares.injection_recovery(fwhm=(5 * u.min, 20 * u.min), n_flares=2,
+        ...                                       n_realisations=2, model=model)
+        >>> len(result.table)
+        4
+        """
+        from .recovery import injection_recovery
+
+        return injection_recovery(self._lc, **kwargs)
 
     def plot(
         self,

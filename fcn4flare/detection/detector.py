@@ -30,6 +30,7 @@ from ..lightcurve import DEFAULT_MAX_GAP, GridMap, PreparedLightCurve, prepare_l
 from ..scaling import scale_flux, trend_method
 from ..trend import StarTrend, estimate_trend
 from .rules import DetectionRules, Events
+from .vetting import DEFAULT_VETTING, VettingResult, VettingRules
 
 __all__ = ["FlareDetector", "Detection", "detect_flares", "predict_flare_probability"]
 
@@ -51,8 +52,8 @@ class Detection:
         Where its rows sit on the cadence grid.
     model_input : ndarray
         The network's input on the grid.
-    grid_probability : ndarray
-        The network's probability on the grid.
+    network_probability : ndarray
+        The network's probability on the grid, before vetting.
     rules : `~fcn4flare.detection.DetectionRules`
         The rules (with the threshold) that made `events`.
     meta : dict
@@ -86,12 +87,14 @@ class Detection:
         trend_kind: str = "rotation",
         meta: Mapping[str, Any] | None = None,
         label: str = "",
+        vetting: VettingRules | None = None,
     ) -> None:
         self.prepared = prepared
         self.grid = grid
         self.model_input = model_input
-        self.grid_probability = grid_probability
+        self.network_probability = grid_probability
         self.rules = rules
+        self.vetting = vetting
         self.meta = dict(meta or {})
         self.label = label
         self._trend = trend
@@ -122,9 +125,56 @@ class Detection:
         return self.grid.from_grid(self.grid_probability) * u.dimensionless_unscaled
 
     @functools.cached_property
+    def candidates(self) -> Events:
+        """Events on the grid by ``rules`` from the network's probability, before vetting."""
+        return self.rules.apply(self.network_probability, self.model_input)
+
+    @functools.cached_property
+    def vetted(self) -> VettingResult | None:
+        """The template-fit verdict on each candidate (None without vetting)."""
+        if self.vetting is None:
+            return None
+        from .vetting import vet_events
+
+        candidates = self.candidates
+        days = np.arange(self.grid.size) * self.grid.cadence_days
+        flux = self.grid.to_grid(self.prepared.flux)
+        flux_err = None
+        if self.prepared.flux_err is not None:
+            flux_err = self.grid.to_grid(self.prepared.flux_err)
+            if not np.any(np.isfinite(flux_err) & (flux_err > 0)):
+                flux_err = None
+            else:
+                flux_err = np.where(flux_err > 0, flux_err, np.nan)
+        with _labelled(self.label):
+            return vet_events(days, flux, candidates.start, candidates.stop, self.vetting,
+                              flux_err=flux_err)
+
+    @functools.cached_property
+    def grid_probability(self) -> np.ndarray:
+        """Probability on the grid: the network's, times each candidate's vetting weight."""
+        vetted = self.vetted
+        if vetted is None:
+            return self.network_probability
+        factor = np.ones(self.network_probability.size)
+        for start, stop, w in zip(self.candidates.start, self.candidates.stop, vetted.weight,
+                                  strict=True):
+            factor[start : stop + 1] = w
+        return self.network_probability * factor
+
+    @functools.cached_property
     def events(self) -> Events:
-        """Events on the grid (runs are contiguous in time), by ``rules``."""
-        return self.rules.apply(self.grid_probability, self.model_input)
+        """Events on the grid (runs are contiguous in time), by ``rules`` and the vetting."""
+        candidates = self.candidates
+        vetted = self.vetted
+        if vetted is None:
+            return candidates
+        keep = vetted.keep
+        return Events(
+            start=candidates.start[keep], peak=candidates.peak[keep],
+            stop=candidates.stop[keep], score=(candidates.score * vetted.weight)[keep],
+            max_score=(candidates.max_score * vetted.weight)[keep],
+        )
 
     def quiescent_flux(self) -> np.ndarray:
         """The star's trend at the input rows, in the flux's units (gaps interpolated)."""
@@ -160,10 +210,14 @@ class Detection:
             # own flare-masked running median, which such stars therefore keep.
             quiescent = self.quiescent_flux()
         with _labelled(self.label):
-            return FlareTable.from_events(
+            table = FlareTable.from_events(
                 lc.time, lc.flux, starts, peaks, stops, events.score, events.max_score,
                 meta=meta, quiescent=quiescent,
             )
+        if self.vetted is not None:
+            _add_fit_columns(table, self, [f for f, k in zip(self.vetted.fits,
+                                                             self.vetted.keep, strict=True) if k])
+        return table
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """The light curve the model saw with its flares shaded, the probability below.
@@ -216,6 +270,10 @@ class FlareDetector:
         Window length and windows per forward pass (default
         `~fcn4flare.network.DEFAULT_CHUNK_SIZE` and `~fcn4flare.network.DEFAULT_BATCH_SIZE`);
         they change memory use, not results.
+    vetting : bool or `~fcn4flare.detection.vetting.VettingRules`, optional
+        Fit a flare template against a smooth background to every candidate and fold the
+        verdict into scores and probabilities (`fcn4flare.detection.vetting`); True uses
+        `~fcn4flare.detection.vetting.DEFAULT_VETTING`. Off by default.
 
     Raises
     ------
@@ -251,10 +309,12 @@ class FlareDetector:
         quality_bitmask: str | int | None = "default",
         chunk_size: int | None = None,
         batch_size: int | None = None,
+        vetting: bool | VettingRules | None = None,
     ) -> None:
         from ..network.inference import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
 
         rules = DetectionRules.resolve(rules, threshold)
+        self.vetting = _vetting_rules(vetting)
         chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
         batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         self.chunk_size = _positive_int("chunk_size", chunk_size)
@@ -347,13 +407,60 @@ class FlareDetector:
         meta = {"MODEL": self.model_name, "MODELSUM": self.model.checksum()}
         return [
             Detection(lc, grid, x, p, self.rules, trend=trend, trend_kind=kind, meta=meta,
-                      label=label)
+                      label=label, vetting=self.vetting)
             for lc, (grid, x, trend), p, label in zip(prepared, inputs, probabilities, labels,
                                                       strict=True)
         ]
 
 
 # --------------------------------------------------------------------------- functions
+
+
+def _add_fit_columns(table: Any, detection: Detection, fits: list) -> None:
+    """The vetting fit of each row: peak time, amplitude, FWHM, ED, errors and delta BIC."""
+    from astropy.time import Time
+
+    n = len(fits)
+    names = ("amplitude", "amplitude_err", "fwhm", "fwhm_err", "equivalent_duration",
+             "equivalent_duration_err")
+    units = {"fwhm": u.min, "fwhm_err": u.min, "equivalent_duration": u.s,
+             "equivalent_duration_err": u.s}
+    values = {name: np.full(n, np.nan) for name in (*names, "tpeak", "delta_bic")}
+    for k, fit in enumerate(fits):
+        if fit is None:
+            continue
+        values["delta_bic"][k] = fit.delta_bic
+        if not fit.success:
+            continue
+        values["tpeak"][k] = fit.tpeak.to_value(u.day)
+        for name in names:
+            values[name][k] = getattr(fit, name).to_value(units.get(name, u.one))
+    grid = detection.grid
+    time = detection.prepared.time
+    jd = np.interp(values["tpeak"] / grid.cadence_days, grid.index, time.jd)
+    tpeak = Time(np.where(np.isfinite(jd), jd, time.jd[0]), format="jd", scale=time.scale)
+    tpeak.format = time.format
+    table["fit_tpeak"] = tpeak
+    for name in names:
+        table[f"fit_{name}"] = values[name] * units.get(name, u.dimensionless_unscaled)
+    table["delta_bic"] = values["delta_bic"]
+    for name in ("fit_tpeak", *(f"fit_{n}" for n in names)):
+        table[name].info.description = f"Template fit of the vetting: {name[4:]}"
+    table["delta_bic"].info.description = (
+        "BIC of the background alone minus BIC of template + background (> 0 favours a flare)"
+    )
+
+
+def _vetting_rules(vetting: Any) -> VettingRules | None:
+    if vetting is None or vetting is False:
+        return None
+    if vetting is True:
+        return DEFAULT_VETTING
+    if isinstance(vetting, VettingRules):
+        return vetting
+    raise InputError(
+        f"vetting must be True, False, None or a VettingRules, got {type(vetting).__name__}."
+    )
 
 
 def predict_flare_probability(
@@ -430,6 +537,7 @@ def detect_flares(
     chunk_size: int | None = None,
     batch_size: int | None = None,
     device: Any = None,
+    vetting: Any = None,
 ) -> Any:
     """Find the flares in a light curve (or in several) and return them as a table.
 
@@ -455,7 +563,7 @@ def detect_flares(
         ``'published'``: the rules of the published FCN4Flare pipeline (at least 3 samples,
         a decay longer than the rise, consistent flux levels either side). A dict overrides
         single rules of the defaults, e.g. ``{"min_points": 3}``.
-    flux_column, quality_bitmask, chunk_size, batch_size, device
+    flux_column, quality_bitmask, chunk_size, batch_size, device, vetting
         See `~fcn4flare.detection.FlareDetector`.
 
     Returns
@@ -492,6 +600,7 @@ def detect_flares(
     detector = FlareDetector(
         model, rules=rules, threshold=threshold, device=device, flux_column=flux_column,
         quality_bitmask=quality_bitmask, chunk_size=chunk_size, batch_size=batch_size,
+        vetting=vetting,
     )
     result = detector.run(data, flux)
     if isinstance(result, list):

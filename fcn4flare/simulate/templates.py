@@ -41,6 +41,7 @@ __all__ = [
     "davenport2014_template",
     "flare_model",
     "flare_equivalent_duration",
+    "component_flux",
 ]
 
 FLARE_TEMPLATES = ("mendoza2022", "davenport2014")
@@ -262,6 +263,49 @@ def _component_flux(
     if half < 1e-7:
         return norm * value(x)
     return norm * (cumulative(x + half) - cumulative(x - half)) / (2.0 * half)
+
+
+def component_flux(
+    time: np.ndarray,
+    tpeak: float,
+    fwhm: float,
+    amplitude: float,
+    exposure: float = 0.0,
+    template: str = "mendoza2022",
+) -> np.ndarray:
+    """One flare component on plain float arrays, for fitting code that calls it many times.
+
+    The unit-free core of `flare_model`: no unit conversion and no checks on the numbers.
+
+    Parameters
+    ----------
+    time : numpy.ndarray
+        Sample times in days.
+    tpeak : float
+        Time of the maximum of the instantaneous flare, in days.
+    fwhm : float
+        Full width at half maximum of the instantaneous flare, in days (positive).
+    amplitude : float
+        Peak relative flux of the instantaneous flare.
+    exposure : float
+        Exposure in days over which each sample averages the flare (exactly); 0 samples it
+        instantaneously.
+    template : {"mendoza2022", "davenport2014"}
+        Flare shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Relative flux at ``time``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.simulate import component_flux
+    >>> component_flux(np.array([0.0, 0.01]), 0.0, 0.01, 0.5)  # doctest: +FLOAT_CMP
+    array([0.5       , 0.19508949])
+    """
+    return _component_flux(time, tpeak, fwhm, amplitude, exposure, _check_template(template))
 
 
 def _to_days(value, name: str, *, reference: Time | None = None) -> np.ndarray:
