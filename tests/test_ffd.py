@@ -263,3 +263,20 @@ def test_exports():
     assert fcn4flare.FFD is FFD
     assert "FFD" in fcn4flare.__all__
     assert {"FFD", "PowerLawFit", "powerlaw_mle"} <= set(fcn4flare.catalog.__all__)
+
+
+def test_bootstrap_error_when_x_min_is_chosen():
+    rng = np.random.default_rng(3)
+    below = np.exp(rng.normal(np.log(10.0) - 1.0, 0.6, 200))
+    values = np.concatenate([below[below < 10], 10 * rng.random(100) ** (-1.0)])
+    ffd = FFD(values * u.s, observing_time=30 * u.d)
+    plain = ffd.fit_powerlaw(n_bootstrap=0)
+    boot = ffd.fit_powerlaw(n_bootstrap=30, seed=1)
+    assert plain.alpha == boot.alpha and plain.x_min_chosen
+    assert plain.alpha_err == plain.alpha_err_statistical == boot.alpha_err_statistical
+    assert boot.alpha_err != plain.alpha_err and np.isfinite(boot.alpha_err)
+    assert ffd.fit_powerlaw(n_bootstrap=30, seed=1).alpha_err == boot.alpha_err
+    given = ffd.fit_powerlaw(x_min=10 * u.s, n_bootstrap=30)
+    assert given.alpha_err == given.alpha_err_statistical
+    with pytest.raises(InputError, match="n_bootstrap"):
+        ffd.fit_powerlaw(n_bootstrap=1)

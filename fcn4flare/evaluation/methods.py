@@ -147,7 +147,7 @@ class ModelRun:
 
 
 def run_model(model: Any, curves: Sequence[Curve], batch_size: int = 16,
-              rules: Any = None) -> list[ModelRun]:
+              rules: Any = None, vetting: Any = None) -> list[ModelRun]:
     """`~fcn4flare.detection.FlareDetector` over several light curves, through the network together.
 
     Parameters
@@ -160,6 +160,8 @@ def run_model(model: Any, curves: Sequence[Curve], batch_size: int = 16,
         Windows per forward pass (memory only).
     rules : `~fcn4flare.detection.DetectionRules`, str or None
         The detector's rules; default: the default rules at the model's own threshold.
+    vetting : bool or `~fcn4flare.detection.vetting.VettingRules`, optional
+        The detector's vetting stage (none by default).
 
     Returns
     -------
@@ -167,7 +169,7 @@ def run_model(model: Any, curves: Sequence[Curve], batch_size: int = 16,
         One per curve, in order.
     """
     detector = FlareDetector(model, rules="default" if rules is None else rules,
-                             batch_size=batch_size)
+                             batch_size=batch_size, vetting=vetting)
     prepared = [detector.prepare(c.time, c.flux, label=c.name) for c in curves]
     labels = [c.name for c in curves]
     return [ModelRun(d) for d in detector.run_prepared(prepared, labels=labels)]

@@ -32,6 +32,7 @@ import argparse
 import dataclasses
 import datetime
 import io
+import json
 import os
 import platform
 import subprocess
@@ -178,11 +179,18 @@ class Evaluation:
         Directory of the real FITS light curves (may be absent).
     out : path-like
         Output directory (for the figures).
+    vetting : bool
+        Evaluate the detector with the template-fit vetting stage.
+    rules : dict or str, optional
+        The detector's rules (default: the default rules at the model's threshold).
     """
 
     def __init__(self, model: Any, settings: Settings, peers: Mapping[str, Peer],
-                 data_dir: Path, out: Path) -> None:
-        self.detector = FlareDetector(model)
+                 data_dir: Path, out: Path, *, vetting: bool = False,
+                 rules: Any = None) -> None:
+        self.detector = FlareDetector(model, rules="default" if rules is None else rules,
+                                      vetting=vetting)
+        self.vetting = self.detector.vetting
         self.model = self.detector.model
         self.default_rules = self.detector.rules
         self.published_rules = DetectionRules.resolve(
@@ -217,7 +225,8 @@ class Evaluation:
     def run_model(self, curves: Sequence[cases.Curve], batch_size: int = 16
                   ) -> list[ModelRun]:
         """The detector on ``curves``: one `~fcn4flare.detection.Detection` each."""
-        return run_model(self.model, curves, batch_size=batch_size, rules=self.default_rules)
+        return run_model(self.model, curves, batch_size=batch_size, rules=self.default_rules,
+                         vetting=self.vetting)
 
     def fcn_answers(self, runs: Sequence[ModelRun]) -> dict[str, list[Answer]]:
         """The three fcn4flare variants (p>0.5, default rules, published rules) per run."""
@@ -698,6 +707,7 @@ def _metadata(evaluation: Evaluation, model_label: str, quick: bool) -> dict[str
                       "fwhm_cadences": cases.FWHM_RANGE_CADENCES},
         "default_rules": _rules_dict(evaluation.default_rules),
         "published_rules": _rules_dict(evaluation.published_rules),
+        "vetting": dataclasses.asdict(evaluation.vetting) if evaluation.vetting else None,
         "peers": {key: peer.version for key, peer in evaluation.peers.items()},
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -837,6 +847,8 @@ def run_evaluation(
     threads: int = 1,
     peer_envs: os.PathLike | str = DEFAULT_PEER_ENVS,
     peer_runners: os.PathLike | str = DEFAULT_PEER_RUNNERS,
+    vetting: bool = False,
+    rules: Any = None,
 ) -> Evaluation:
     """Run every section of the evaluation and write its outputs.
 
@@ -862,6 +874,10 @@ def run_evaluation(
         PyTorch threads.
     peer_envs, peer_runners : path-like
         Where the peers' environments and runner scripts are.
+    vetting : bool
+        Evaluate with the template-fit vetting stage (`fcn4flare.detection.vetting`).
+    rules : dict or str, optional
+        Rules of the detector instead of the default (e.g. ``{"low_threshold": 0.4}``).
 
     Returns
     -------
@@ -891,7 +907,8 @@ def run_evaluation(
             # year" notes
             warnings.filterwarnings("ignore", category=ErfaWarning)
             out.mkdir(parents=True, exist_ok=True)
-            evaluation = Evaluation(model, settings, chosen, Path(data_dir), out)
+            evaluation = Evaluation(model, settings, chosen, Path(data_dir), out,
+                                    vetting=vetting, rules=rules)
             label = evaluation.detector.model_name
             metadata = _metadata(evaluation, label, quick=quick or settings is QUICK)
             _log(f"model {label} checksum {metadata['model_checksum'][:12]}; output {out}")
@@ -952,14 +969,30 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                         help="the peers' virtual environments [$PEERS_DIR or /work/peers]")
     parser.add_argument("--peer-runners", type=Path, default=DEFAULT_PEER_RUNNERS,
                         metavar="DIR", help="the peers' runner scripts [benchmarks/peers]")
+    parser.add_argument("--vetting", action="store_true",
+                        help="evaluate with the template-fit vetting stage")
+    parser.add_argument("--rules", type=_rules_json, default=None, metavar="JSON",
+                        help='rule overrides as JSON, e.g. \'{"low_threshold": 0.4}\'')
     return parser
+
+
+def _rules_json(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"--rules must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("--rules must be a JSON object")
+    return value
 
 
 def run_from_args(args: argparse.Namespace) -> Evaluation:
     """`run_evaluation` with the options of `build_parser`."""
     return run_evaluation(args.model, quick=args.quick, peers=args.peers, data_dir=args.data,
                           out=args.out, threads=args.threads, peer_envs=args.peer_envs,
-                          peer_runners=args.peer_runners)
+                          peer_runners=args.peer_runners,
+                          vetting=getattr(args, "vetting", False),
+                          rules=getattr(args, "rules", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
