@@ -38,12 +38,14 @@ here; ``--days`` restricts the replay to the first days of the catalogue.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..detection.rules import DetectionRules
 from ..network import load_model
 from ..simulate import flare_equivalent_duration, flare_model
 from ..simulate.backgrounds import smooth_walk
@@ -179,6 +181,39 @@ def recall_by_peak(catalogue: dict[str, np.ndarray], curves: Sequence[Curve],
     return out
 
 
+def split_fraction(catalogue: dict[str, np.ndarray], curves: Sequence[Curve],
+                   answers: Sequence[Answer]) -> tuple[float, int]:
+    """Fraction of the found catalogue flares that more than one detected event overlaps.
+
+    Parameters
+    ----------
+    catalogue : dict of str to ndarray
+        From `read_catalogue`.
+    curves : sequence of `~fcn4flare.evaluation.cases.Curve`
+        From `replay_curves`.
+    answers : sequence of `~fcn4flare.evaluation.methods.Answer`
+        A detector's answers with their ``events`` (row ranges), one per curve.
+
+    Returns
+    -------
+    fraction : float
+        Split flares over found flares (NaN when none is found).
+    n_split : int
+        Flares overlapped by two or more events.
+    """
+    starts = np.concatenate([c.time[a.events[0]] for c, a in zip(curves, answers, strict=True)])
+    stops = np.concatenate([c.time[a.events[1]] for c, a in zip(curves, answers, strict=True)])
+    order = np.argsort(starts)
+    starts, stops = starts[order], stops[order]
+    # events overlapping [start, stop]: those starting before stop minus those ending before
+    # start (events do not overlap one another, so stops are sorted too)
+    overlapping = (np.searchsorted(starts, catalogue["stop"], side="right")
+                   - np.searchsorted(np.sort(stops), catalogue["start"], side="left"))
+    found = overlapping >= 1
+    n_split = int(np.count_nonzero(overlapping >= 2))
+    return (n_split / int(found.sum()) if found.any() else float("nan")), n_split
+
+
 def _recall_line(name: str, bins: list[tuple[str, int, float]]) -> str:
     return f"{name:<34} " + "  ".join(f"{b}: {r:.2f} ({n})" for b, n, r in bins)
 
@@ -224,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=None,
                         help="only the first DAYS of data (quick look)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--vetting", action="store_true",
+                        help="run the detector with the template-fit vetting stage")
+    parser.add_argument("--rules", type=json.loads, default=None, metavar="JSON",
+                        help='rule overrides as JSON, e.g. \'{"low_threshold": 0.4}\'')
     parser.add_argument("--peer-envs", type=Path, default=DEFAULT_PEER_ENVS,
                         help="the peers' virtual environments")
     parser.add_argument("--peer-runners", type=Path, default=DEFAULT_PEER_RUNNERS,
@@ -251,12 +290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     oracle = [Answer(flagged=f > NOISE_SIGMA, score=None, answered=np.ones(f.size, bool))
               for f in flare_fluxes]
     print(_row("ceiling: true flare flux > noise", score_answers(curves, oracle)))
-    recalls = []
+    recalls, splits = [], []
     for spec in args.model:
         model = load_model(spec)
         rules = model_rules(model)
+        if args.rules:
+            rules = DetectionRules.resolve(args.rules, threshold=rules.threshold)
         start = time.perf_counter()
-        runs = run_model(model, curves)
+        runs = run_model(model, curves, rules=rules, vetting=args.vetting or None)
         elapsed = time.perf_counter() - start
         label = "/".join(Path(spec).parts[-2:]) if Path(spec).exists() else spec
         raw = score_answers(curves, [r.raw_answer(0.5) for r in runs])
@@ -268,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         recalls.append(_recall_line(f"{label} default rules",
                                     recall_by_peak(catalogue, curves,
                                                    [a.flagged for a in answers])))
+        fraction, n_split = split_fraction(catalogue, curves, answers)
+        splits.append(f"{label + ' default rules':<34} {100 * fraction:.2f} % "
+                      f"({n_split} flares in more than one row)")
     registry = peers(args.peer_envs, args.peer_runners)
     for key in filter(None, args.peers.split(",")):
         if key not in registry:
@@ -283,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("AP for the default rules is the probability's AP (the rules only cut events).")
     print("\nEvent recall by catalogue peak / white noise (number of flares):")
     print("\n".join(recalls))
+    print("\nCatalogue flares found as more than one event:")
+    print("\n".join(splits))
     return 0
 
 
