@@ -9,6 +9,7 @@ light curves, when they are there).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import shutil
@@ -420,7 +421,7 @@ def test_evaluations_are_deterministic_and_skip_absent_data(tmp_path, random_mod
         evaluation = run_evaluation(random_model, settings=settings,
                                     data_dir=tmp_path / "absent", out=tmp_path / str(k))
         outputs.append(tmp_path / str(k))
-    assert evaluation.skipped == ["injections", "false_events"]
+    assert evaluation.skipped == ["injections", "ffi_binned", "false_events"]
     assert [t.name for t in evaluation.tables] == ["simulated_test", "postprocessing", "timing"]
     sweep = evaluation.tables[1]
     assert all(row["inj_f1"] is None for row in sweep.rows)
@@ -440,7 +441,8 @@ def test_cli_evaluate(tmp_path, random_model_dir, capsys):
     assert "altaipony: not set up" in captured.err
     assert "no FITS light curves in" in captured.out
     report = (out / "report.txt").read_text()
-    assert "Skipped (no real light curves" in report and "injections, false_events" in report
+    assert "Skipped (no real light curves" in report
+    assert "injections, ffi_binned, false_events" in report
     assert "1. Simulated test sets (3 x 4096 samples" in report
     payload = json.loads((out / "results.json").read_text())
     assert payload["metadata"]["model"] == str(random_model_dir)
@@ -448,3 +450,96 @@ def test_cli_evaluate(tmp_path, random_model_dir, capsys):
     assert set(payload["tables"]) == {"simulated_test", "postprocessing", "timing"}
     assert cli.main(["evaluate", "--model", str(tmp_path / "missing"), "--quick",
                      "--data", str(tmp_path), "--out", str(out)]) == 1
+
+
+# --------------------------------------------------------------------------- FFI-like curves
+
+
+def _tess_curve(days: float = 6.0, seed: int = 3) -> Curve:
+    time = np.arange(0.0, days, 2.0 / 1440.0) + 1325.0
+    rng = np.random.default_rng(seed)
+    flux = 1.0 + 0.002 * rng.standard_normal(time.size)
+    flux[1000:1030] = np.nan  # a flagged stretch
+    return Curve("tess_s1", "tess_s1.fits", time, flux, np.full(time.size, 0.002), 2.0,
+                 meta={"mission": "TESS", "sector": 1})
+
+
+def test_bin_curve_averages_and_keeps_gaps():
+    curve = _tess_curve()
+    binned = cases.bin_curve(curve, 10)
+    assert binned.cadence_minutes == 10.0 and binned.meta["binned_minutes"] == 10
+    assert cases.file_label(binned) == "TESS S1 binned 10 min"
+    assert binned.group == "tess_s1.fits binned 10 min" and binned.labels is None
+    np.testing.assert_allclose(binned.flux[:3], [curve.flux[5 * k : 5 * k + 5].mean()
+                                                 for k in range(3)])
+    np.testing.assert_allclose(binned.time[:2], [curve.time[2], curve.time[7]])
+    np.testing.assert_allclose(binned.flux_err[0], 0.002 / np.sqrt(5))
+    # samples 1000-1029 are bins 200-205 whole: NaN; none is half-filled here
+    assert np.isnan(binned.flux[200:206]).all() and np.isfinite(binned.flux[199])
+    assert np.isfinite(binned.flux[206])
+    # a bin with 2 of its 5 samples is NaN, with 3 it is kept
+    partial = _tess_curve()
+    partial.flux[0:3] = np.nan
+    partial.flux[5:7] = np.nan
+    out = cases.bin_curve(partial, 10)
+    assert np.isnan(out.flux[0]) and out.flux[1] == pytest.approx(partial.flux[7:10].mean())
+    assert binned.time.size == int(np.ceil(curve.time.size / 5))
+
+
+def test_bin_curve_refuses_labelled_or_coarser_input():
+    curve = _tess_curve()
+    with pytest.raises(InputError, match="not longer than its 2-min cadence"):
+        cases.bin_curve(curve, 2)
+    injected = cases.inject_realisation(curve, 1, "x")
+    with pytest.raises(InputError, match="un-injected"):
+        cases.bin_curve(injected, 10)
+
+
+def test_ffi_like_curves_bins_only_tess_short_cadence():
+    tess = _tess_curve()
+    kepler = Curve("k", "k.fits", tess.time, tess.flux, tess.flux_err, 29.4,
+                   meta={"mission": "Kepler", "quarter": 2})
+    binned = cases.ffi_like_curves([kepler, tess])
+    assert [c.cadence_minutes for c in binned] == list(cases.FFI_BINS_MINUTES)
+    assert all(c.source is None and c.meta["mission"] == "TESS" for c in binned)
+    assert cases.ffi_like_curves([kepler]) == []
+
+
+def test_split_fraction_counts_flares_found_as_several_events():
+    records = [{"recovered": True, "touches_unknown": False, "n_events": 1},
+               {"recovered": True, "touches_unknown": False, "n_events": 3},
+               {"recovered": False, "touches_unknown": False, "n_events": 0},
+               {"recovered": True, "touches_unknown": True, "n_events": 2}]
+    assert scoring.split_fraction(records) == (2, 0.5)
+    assert math.isnan(scoring.split_fraction([])[1])
+
+
+def test_flare_records_count_the_events_on_each_flare():
+    curve = _tess_curve()
+    injected = cases.inject_realisation(curve, 5, "inj")
+    truth = injected.truth[injected.truth["labelled"]]
+    start, stop = int(truth["start_index"][0]), int(truth["stop_index"][0])
+    flagged = np.zeros(curve.time.size, dtype=bool)
+    flagged[start] = flagged[stop] = True  # two fragments of the first flare
+    answer = Answer(flagged=flagged, score=None, answered=np.ones(flagged.size, dtype=bool))
+    records = scoring.flare_records([injected], [answer])
+    assert records[0]["n_events"] == (2 if stop > start + 1 else 1)
+    assert all(r["n_events"] == 0 for r in records[1:])
+
+
+def test_ffi_section_scores_the_binned_tess_curves(tmp_path, threshold_model):
+    from fcn4flare.evaluation.protocol import Evaluation
+
+    settings = dataclasses.replace(QUICK, realisations=2)
+    evaluation = Evaluation(threshold_model, settings, {}, tmp_path, tmp_path)
+    evaluation._originals = [_tess_curve(days=12.0)]
+    evaluation.ffi_binned()
+    table = evaluation.tables[-1]
+    assert table.name == "ffi_binned"
+    assert {row["file"] for row in table.rows} == {"TESS S1 binned 10 min",
+                                                   "TESS S1 binned 30 min"}
+    assert {row["method"] for row in table.rows} == {
+        "fcn4flare p>0.5", "fcn4flare default rules", "fcn4flare published rules"}
+    assert all(row["n_target"] > 0 for row in table.rows)
+    assert all(0.0 <= row["target_recall"] <= 1.0 for row in table.rows)
+    assert all(row["recall_ok"] == (row["target_recall"] >= 0.9) for row in table.rows)

@@ -41,6 +41,10 @@ __all__ = [
     "inject_realisation",
     "injection_set",
     "real_curves",
+    "FFI_BINS_MINUTES",
+    "INJECTION_FFI_SEED",
+    "bin_curve",
+    "ffi_like_curves",
 ]
 
 #: Cadence families evaluated (all of `fcn4flare.simulate.CADENCES`, in its order).
@@ -53,6 +57,13 @@ VALIDATION_SEED = 778_000
 # Injection realisation r into real file j: seed + 100 * j + r.
 INJECTION_TEST_SEED = 10_000
 INJECTION_TUNING_SEED = 20_000
+# Injections into the FFI-like binned light curves: seed + 100 * j + r, j over `ffi_like_curves`.
+INJECTION_FFI_SEED = 30_000
+
+#: Bin widths (minutes) of the FFI-like light curves made from the TESS 2-min files.
+FFI_BINS_MINUTES: tuple[float, ...] = (10.0, 30.0)
+# A bin needs at least this fraction of its 2-min samples (else it is NaN, like a flagged FFI).
+_MIN_BIN_FILL = 0.5
 
 #: Injected intrinsic peak amplitudes, in units of the point-to-point scatter (log-uniform).
 AMPLITUDE_RANGE_SIGMA = (1.0, 100.0)
@@ -277,10 +288,99 @@ def file_label(curve: Curve) -> str:
     'TESS S1'
     """
     meta = curve.meta
+    binned = f" binned {meta['binned_minutes']:g} min" if meta.get("binned_minutes") else ""
     for key, prefix in (("quarter", "Q"), ("campaign", "C"), ("sector", "S")):
         if meta.get(key) is not None:
-            return f"{meta.get('mission', '')} {prefix}{meta[key]}".strip()
+            return f"{meta.get('mission', '')} {prefix}{meta[key]}".strip() + binned
     return curve.name
+
+
+def bin_curve(curve: Curve, minutes: float) -> Curve:
+    """A light curve averaged into bins of ``minutes``: a full-frame-image-like light curve.
+
+    Bins start at the first sample and are ``minutes`` wide. A bin's flux is the mean of its
+    usable samples, its time their mean time, its error the root sum of squares of their
+    errors over their number; bins with fewer than half of the samples the bin can hold stay
+    NaN (as a flagged full-frame image would). `excursion_mask` is recomputed on the bins.
+
+    Parameters
+    ----------
+    curve : Curve
+        An unlabelled light curve whose cadence is shorter than ``minutes``.
+    minutes : float
+        Bin width.
+
+    Returns
+    -------
+    Curve
+        Named ``<name>_bin<minutes>``, grouped as ``<group> binned <minutes> min``, with
+        ``meta['binned_minutes']``.
+
+    Raises
+    ------
+    InputError
+        ``minutes`` not longer than the cadence, or a labelled curve.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.evaluation.cases import Curve, bin_curve
+    >>> t = np.arange(0, 1, 2 / 1440)
+    >>> flux = 1 + 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    >>> curve = Curve("a", "a.fits", t, flux, np.full(t.size, 0.01), 2.0)
+    >>> binned = bin_curve(curve, 10)
+    >>> binned.time.size, round(float(binned.flux_err[0]), 5), binned.cadence_minutes
+    (144, 0.00447, 10.0)
+    """
+    if curve.labels is not None:
+        raise InputError(f"{curve.name}: bin the un-injected light curve, then inject")
+    per_bin = minutes / curve.cadence_minutes
+    if not per_bin > 1:
+        raise InputError(f"{curve.name}: bins of {minutes:g} min are not longer than its "
+                         f"{curve.cadence_minutes:g}-min cadence")
+    width = minutes / 1440.0
+    which = np.floor((curve.time - curve.time[0]) / width + 1e-9).astype(int)
+    n_bins = int(which[-1]) + 1
+    usable = curve.usable
+    count = np.bincount(which[usable], minlength=n_bins).astype(float)
+    flux_sum = np.bincount(which[usable], curve.flux[usable], minlength=n_bins)
+    time_sum = np.bincount(which[usable], curve.time[usable], minlength=n_bins)
+    err = np.where(np.isfinite(curve.flux_err), curve.flux_err, np.nan)[usable]
+    var_sum = np.bincount(which[usable], np.nan_to_num(err) ** 2, minlength=n_bins)
+    err_missing = np.bincount(which[usable], ~np.isfinite(err), minlength=n_bins) > 0
+    filled = count >= _MIN_BIN_FILL * per_bin
+    centre = curve.time[0] + (np.arange(n_bins) + 0.5) * width
+    with np.errstate(invalid="ignore", divide="ignore"):
+        time = np.where(filled, time_sum / count, centre)
+        flux = np.where(filled, flux_sum / count, np.nan)
+        flux_err = np.where(filled & ~err_missing, np.sqrt(var_sum) / count, np.nan)
+    return Curve(
+        name=f"{curve.name}_bin{minutes:g}", group=f"{curve.group} binned {minutes:g} min",
+        time=time, flux=flux, flux_err=flux_err, cadence_minutes=float(minutes),
+        unknown=excursion_mask(time, flux), meta={**curve.meta, "binned_minutes": minutes},
+    )
+
+
+def ffi_like_curves(curves: list[Curve],
+                    bins: tuple[float, ...] = FFI_BINS_MINUTES) -> list[Curve]:
+    """The TESS 2-min light curves of ``curves`` binned to each of ``bins`` minutes.
+
+    Parameters
+    ----------
+    curves : list of Curve
+        Real light curves (`real_curves`); only TESS ones at a cadence of at most 2 min are
+        binned.
+    bins : tuple of float
+        Bin widths in minutes.
+
+    Returns
+    -------
+    list of Curve
+        Source by source, bin by bin (`bin_curve`); empty without a TESS 2-min curve.
+    """
+    sources = [c for c in curves if str(c.meta.get("mission", "")).upper() == "TESS"
+               and c.cadence_minutes <= 2.0 + 1e-6]
+    return [bin_curve(c, minutes) for c in sources for minutes in bins]
 
 
 def excursion_mask(time: np.ndarray, flux: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ __all__ = [
     "recall_by_bin",
     "overall_recall",
     "target_recall",
+    "split_fraction",
     "count_events",
 ]
 
@@ -223,16 +224,20 @@ def flare_records(curves: Sequence[Curve], answers: Sequence[Answer]) -> list[di
     -------
     list of dict
         ``curve``, ``file``, ``peak_sigma``, ``amplitude_sigma``, ``fwhm_cadences``,
-        ``length``, ``recovered`` and ``touches_unknown`` per labelled flare.
+        ``length``, ``recovered``, ``touches_unknown`` and ``n_events`` (the predicted
+        events sharing a sample with its labelled region, `predicted_events`) per labelled
+        flare.
     """
     records = []
     for curve, answer in zip(curves, answers, strict=True):
         truth = curve.truth
+        event_starts, event_stops = predicted_events(curve, answer)
         for row in range(len(truth)):
             if not truth["labelled"][row]:
                 continue
             start, stop = int(truth["start_index"][row]), int(truth["stop_index"][row])
             region = slice(start, stop + 1)
+            n_events = int(np.sum((event_starts <= stop) & (event_stops >= start)))
             records.append({
                 "curve": curve.name,
                 "file": curve.group,
@@ -242,6 +247,7 @@ def flare_records(curves: Sequence[Curve], answers: Sequence[Answer]) -> list[di
                 "length": int(truth["length_cadences"][row]),
                 "recovered": bool(np.any(answer.flagged[region] & curve.usable[region])),
                 "touches_unknown": bool(np.any(curve.unknown[region])),
+                "n_events": n_events,
             })
     return records
 
@@ -341,6 +347,25 @@ def target_recall(records: Sequence[dict[str, Any]]) -> tuple[int, float]:
     chosen = [r["recovered"] for r in counted(records)
               if r["peak_sigma"] > TARGET_PEAK_SIGMA and r["length"] >= TARGET_MIN_LENGTH]
     return len(chosen), float(np.mean(chosen)) if chosen else float("nan")
+
+
+def split_fraction(records: Sequence[dict[str, Any]]) -> tuple[int, float]:
+    """How often one recovered flare comes back as more than one event.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        From `flare_records`.
+
+    Returns
+    -------
+    n : int
+        Recovered flares counted (`counted`).
+    fraction : float
+        The fraction of them overlapped by two or more predicted events; NaN when none.
+    """
+    found = [r["n_events"] > 1 for r in counted(records) if r["recovered"]]
+    return len(found), float(np.mean(found)) if found else float("nan")
 
 
 def count_events(curves: Sequence[Curve], answers: Sequence[Answer]) -> dict[str, float]:
