@@ -16,6 +16,12 @@ Point-wise metrics (:func:`precision`, :func:`recall`, :func:`f1_score`, :func:`
 :func:`average_precision` and :func:`roc_auc` use the continuous scores and agree with
 scikit-learn's ``average_precision_score`` and ``roc_auc_score``. :func:`event_metrics` counts
 whole flares rather than samples, and :func:`evaluate` returns everything at once.
+
+Calibration -- whether a probability of 0.2 means that one such sample in five is a flare
+sample -- is measured by :func:`reliability_curve`, :func:`expected_calibration_error` and
+:func:`brier_score`, which need probabilities in [0, 1]; :func:`fit_temperature` finds the
+temperature that calibrates them best on labelled data, and :func:`apply_temperature` applies
+it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from scipy.special import expit, logit
 
 from ._arrays import PADDING_LABEL, find_runs
 from .exceptions import FCN4FlareWarning, InputError
@@ -39,6 +47,12 @@ __all__ = [
     "roc_auc",
     "event_metrics",
     "evaluate",
+    "ReliabilityCurve",
+    "reliability_curve",
+    "expected_calibration_error",
+    "brier_score",
+    "fit_temperature",
+    "apply_temperature",
 ]
 
 """Label value marking a padded sample (the convention of the training data)."""
@@ -47,6 +61,13 @@ EPSILON = 1e-8
 """Added to the denominators of IoU and Dice, as in the published evaluation."""
 
 _NAN_POLICIES = ("omit", "raise")
+
+PROBABILITY_CLIP = 1e-6
+"""`fit_temperature` clips probabilities to ``[1e-6, 1 - 1e-6]`` by default before taking their
+logit, which caps the logits at about +-13.8."""
+
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+"""Default range searched by `fit_temperature`."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +367,82 @@ def _check_min_overlap(min_overlap: int) -> int:
     if not whole or min_overlap < 1:
         raise InputError(f"min_overlap must be a whole number of samples >= 1; got {min_overlap!r}")
     return int(min_overlap)
+
+
+def _check_n_bins(n_bins: int) -> int:
+    numeric = isinstance(n_bins, (int, float, np.integer, np.floating))
+    whole = numeric and not isinstance(n_bins, bool) and float(n_bins).is_integer()
+    if not whole or n_bins < 1:
+        raise InputError(f"n_bins must be a whole number >= 1; got {n_bins!r}")
+    return int(n_bins)
+
+
+def _check_probabilities(values: np.ndarray, name: str) -> None:
+    """Raise unless every non-NaN value lies in [0, 1]."""
+    with np.errstate(invalid="ignore"):
+        outside = (values < 0) | (values > 1)
+    if outside.any():
+        bad = values[outside]
+        raise InputError(
+            f"{name} must be probabilities in [0, 1]; {bad.size} value(s) lie outside, from "
+            f"{bad.min():g} to {bad.max():g} (logits? apply a sigmoid first)"
+        )
+
+
+def _probability_samples(
+    labels: Any, scores: Any, mask: Any, nan_policy: str, name: str = "scores"
+) -> tuple[np.ndarray, np.ndarray]:
+    y, s = _prepare(labels, scores, mask, nan_policy).pointwise()
+    _check_probabilities(s, name)
+    return y, s
+
+
+def _reliability(labels: np.ndarray, scores: np.ndarray, n_bins: int) -> ReliabilityCurve:
+    # k / n_bins is the double nearest to the edge, so that 0.3 starts the fourth of 10 bins.
+    edges = np.arange(n_bins + 1) / n_bins
+    which = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    score_sum = np.bincount(which, weights=scores, minlength=n_bins)
+    positive_sum = np.bincount(which, weights=labels, minlength=n_bins)
+    empty = np.full(n_bins, np.nan)
+    mean_predicted = np.divide(score_sum, count, out=empty.copy(), where=count > 0)
+    observed = np.divide(positive_sum, count, out=empty.copy(), where=count > 0)
+    # sum_b (n_b / N) |frac_b - mean_b| = sum_b |positives_b - score sum_b| / N
+    ece = float(np.sum(np.abs(positive_sum - score_sum)) / scores.size)
+    arrays = (edges, mean_predicted, observed, count)
+    for array in arrays:
+        array.flags.writeable = False
+    return ReliabilityCurve(*arrays, expected_calibration_error=ece)
+
+
+def _check_temperature(temperature: float) -> float:
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise InputError(f"temperature must be a positive number; got {temperature!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise InputError(f"temperature must be a positive number; got {temperature!r}")
+    return value
+
+
+def _check_clip(clip: float) -> float:
+    try:
+        value = float(clip)
+    except (TypeError, ValueError):
+        raise InputError(f"clip must be a number in (0, 0.5); got {clip!r}") from None
+    if not 0 < value < 0.5:
+        raise InputError(f"clip must be a number in (0, 0.5); got {clip!r}")
+    return value
+
+
+def _check_bounds(bounds: Any) -> tuple[float, float]:
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise InputError(f"bounds must be two numbers (low, high); got {bounds!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and 0 < low < high):
+        raise InputError(f"bounds must satisfy 0 < low < high (finite); got {bounds!r}")
+    return low, high
 
 
 # --------------------------------------------------------------------------------------------
@@ -787,3 +884,344 @@ def _undefined_as_nan(metric: Any, labels: np.ndarray, scores: np.ndarray) -> fl
     except InputError as error:
         warnings.warn(f"{error}; reported as NaN", FCN4FlareWarning, stacklevel=3)
         return float("nan")
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ReliabilityCurve:
+    """Calibration of flare probabilities in equal-width bins: a reliability diagram.
+
+    Returned by `reliability_curve`. Bin ``b`` holds the evaluated samples with
+    ``bin_edges[b] <= score < bin_edges[b + 1]``; the last bin also holds the scores equal
+    to 1. For calibrated probabilities ``observed_fraction`` equals ``mean_predicted`` in
+    every bin, up to the noise of ``count`` samples. The arrays are read-only.
+
+    Attributes
+    ----------
+    bin_edges : ndarray of float
+        The ``n_bins + 1`` edges ``k / n_bins``, from 0 to 1.
+    mean_predicted : ndarray of float
+        Mean score of the samples in each bin; NaN for an empty bin.
+    observed_fraction : ndarray of float
+        Fraction of the samples in each bin that are labelled 1; NaN for an empty bin.
+    count : ndarray of int
+        Number of samples in each bin.
+    expected_calibration_error : float
+        ``sum_b (count_b / N) |observed_fraction_b - mean_predicted_b|`` over the non-empty
+        bins, as `expected_calibration_error` returns it.
+
+    Examples
+    --------
+    >>> from fcn4flare.metrics import reliability_curve
+    >>> curve = reliability_curve([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], n_bins=2)
+    >>> curve.count.tolist(), curve.observed_fraction.tolist(), curve.n_samples
+    ([2, 2], [0.0, 1.0], 4)
+    """
+
+    bin_edges: np.ndarray
+    mean_predicted: np.ndarray
+    observed_fraction: np.ndarray
+    count: np.ndarray
+    expected_calibration_error: float
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bins."""
+        return int(self.count.size)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of evaluated samples (the sum of ``count``)."""
+        return int(self.count.sum())
+
+    @property
+    def bin_centers(self) -> np.ndarray:
+        """Middle of each bin."""
+        return 0.5 * (self.bin_edges[:-1] + self.bin_edges[1:])
+
+
+def reliability_curve(
+    labels: _ArrayLike,
+    scores: _ArrayLike,
+    *,
+    n_bins: int = 10,
+    mask: _ArrayLike | None = None,
+    nan_policy: str = "omit",
+) -> ReliabilityCurve:
+    """Mean predicted probability and observed flare fraction in equal-width bins.
+
+    The samples are binned by score into ``n_bins`` bins of width ``1 / n_bins`` on [0, 1];
+    in each bin, the mean score is compared with the fraction of flare samples. Plotting
+    ``observed_fraction`` against ``mean_predicted`` gives the reliability diagram; a
+    calibrated detector lies on the diagonal.
+
+    Parameters
+    ----------
+    labels, mask, nan_policy
+        As in `precision`.
+    scores : array-like
+        Flare probabilities in [0, 1] (not logits), in the layout of ``labels``.
+    n_bins : int, optional
+        Number of equal-width bins (at least 1).
+
+    Returns
+    -------
+    ReliabilityCurve
+        Bin edges, mean predicted probability, observed flare fraction and count per bin,
+        and the expected calibration error.
+
+    Raises
+    ------
+    fcn4flare.exceptions.InputError
+        If a score lies outside [0, 1], ``n_bins`` is not a whole number >= 1, or as in
+        `precision`.
+
+    Examples
+    --------
+    Four samples at probability 0.25, one of them a flare, and two at 0.75, both flares:
+
+    >>> from fcn4flare.metrics import reliability_curve
+    >>> curve = reliability_curve([1, 0, 0, 0, 1, 1], [0.25] * 4 + [0.75] * 2, n_bins=4)
+    >>> curve.bin_edges.tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> curve.count.tolist()
+    [0, 4, 0, 2]
+    >>> curve.mean_predicted.tolist(), curve.observed_fraction.tolist()
+    ([nan, 0.25, nan, 0.75], [nan, 0.25, nan, 1.0])
+    """
+    n_bins = _check_n_bins(n_bins)
+    return _reliability(*_probability_samples(labels, scores, mask, nan_policy), n_bins)
+
+
+def expected_calibration_error(
+    labels: _ArrayLike,
+    scores: _ArrayLike,
+    *,
+    n_bins: int = 10,
+    mask: _ArrayLike | None = None,
+    nan_policy: str = "omit",
+) -> float:
+    """Mean gap between predicted probability and observed flare fraction (ECE).
+
+    ``ECE = sum_b (n_b / N) |frac_b - mean_b|`` over the non-empty bins of
+    `reliability_curve`: ``n_b`` samples in bin ``b`` of ``N``, of which a fraction ``frac_b``
+    are flare samples, with mean score ``mean_b``. It is 0 for probabilities that are
+    calibrated within every bin, and at most 1.
+
+    Because flare samples are rare, most samples sit in the lowest bin and weigh most in the
+    sum; the ECE of a flare detector is small even when its high probabilities are far off.
+    Look at the `reliability_curve` as well.
+
+    Parameters
+    ----------
+    labels, scores, n_bins, mask, nan_policy
+        As in `reliability_curve`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    fcn4flare.exceptions.InputError
+        As in `reliability_curve`.
+
+    Examples
+    --------
+    The example of `reliability_curve`: the bin at 0.25 is calibrated, the two samples at 0.75
+    are flares, a gap of 0.25 carrying a third of the samples:
+
+    >>> from fcn4flare.metrics import expected_calibration_error
+    >>> labels, scores = [1, 0, 0, 0, 1, 1], [0.25] * 4 + [0.75] * 2
+    >>> expected_calibration_error(labels, scores, n_bins=4)  # doctest: +FLOAT_CMP
+    0.08333333333333333
+    """
+    n_bins = _check_n_bins(n_bins)
+    samples = _probability_samples(labels, scores, mask, nan_policy)
+    return _reliability(*samples, n_bins).expected_calibration_error
+
+
+def brier_score(
+    labels: _ArrayLike,
+    scores: _ArrayLike,
+    *,
+    mask: _ArrayLike | None = None,
+    nan_policy: str = "omit",
+) -> float:
+    """Mean squared difference of probability and label, ``mean((score - label) ** 2)``.
+
+    A proper score: it is lowest, on average, for the true probabilities. Unlike the ECE it
+    does not bin, and it also rewards sharp (confident and right) probabilities. Identical to
+    ``sklearn.metrics.brier_score_loss``.
+
+    Parameters
+    ----------
+    labels, scores, mask, nan_policy
+        As in `reliability_curve`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    fcn4flare.exceptions.InputError
+        As in `reliability_curve`.
+
+    Examples
+    --------
+    >>> from fcn4flare.metrics import brier_score
+    >>> brier_score([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.0])  # doctest: +FLOAT_CMP
+    0.0525
+    """
+    y, s = _probability_samples(labels, scores, mask, nan_policy)
+    return float(np.mean((s - y) ** 2))
+
+
+def apply_temperature(probabilities: _ArrayLike, temperature: float) -> np.ndarray:
+    """Temperature-scaled probabilities, ``sigmoid(logit(p) / temperature)``.
+
+    A temperature above 1 pulls probabilities towards 0.5 (for an over-confident detector),
+    below 1 pushes them towards 0 and 1; the order of the samples, hence every ranking metric
+    and the events at a threshold of 0.5, stays the same. 0, 1 and NaN stay as they are.
+
+    Parameters
+    ----------
+    probabilities : array-like
+        Probabilities in [0, 1], any shape; NaN allowed.
+    temperature : float
+        A positive number, for example from `fit_temperature`.
+
+    Returns
+    -------
+    ndarray of float
+        The scaled probabilities, in the shape of ``probabilities``.
+
+    Raises
+    ------
+    fcn4flare.exceptions.InputError
+        If a probability lies outside [0, 1] or the temperature is not positive.
+
+    Examples
+    --------
+    >>> from fcn4flare.metrics import apply_temperature
+    >>> apply_temperature([0.1, 0.5, 0.9, 1.0], 2.0).round(4).tolist()
+    [0.25, 0.5, 0.75, 1.0]
+    """
+    temperature = _check_temperature(temperature)
+    values = np.ma.filled(np.ma.asarray(_to_numpy(probabilities), dtype=float), np.nan)
+    _check_probabilities(values, "probabilities")
+    return expit(logit(values) / temperature)
+
+
+def fit_temperature(
+    labels: _ArrayLike,
+    probabilities: _ArrayLike,
+    *,
+    mask: _ArrayLike | None = None,
+    nan_policy: str = "omit",
+    bounds: tuple[float, float] = TEMPERATURE_BOUNDS,
+    clip: float = PROBABILITY_CLIP,
+) -> float:
+    """Temperature ``T`` that minimises the cross-entropy of ``sigmoid(logit(p) / T)``.
+
+    Temperature scaling (Guo et al. 2017) calibrates a classifier with one number: the
+    logits ``logit(p)`` are divided by ``T``, found here by minimising the mean binary
+    cross-entropy of the scaled probabilities against the labels (bounded Brent search on
+    ``log T`` within ``bounds``). ``T > 1`` means the probabilities were over-confident.
+    Probabilities are clipped to ``[clip, 1 - clip]`` first, so that a confident mistake
+    costs a finite amount (and ``p = 0`` or 1 no infinite one). Fit on data other than that
+    you evaluate on, and apply the result with `apply_temperature`.
+
+    Clipping caps the logits at ``+-logit(1 - clip)`` (+-13.8 for the default). When many
+    probabilities lie beyond (a strongly over-confident detector), the capped logits look
+    less over-confident than they are and the temperature comes out too low: for logits
+    that are 6 times too large, almost half of them capped, about 4.9 instead of 6.
+    A smaller ``clip`` then helps.
+
+    Parameters
+    ----------
+    labels, mask, nan_policy
+        As in `precision`.
+    probabilities : array-like
+        Flare probabilities in [0, 1], in the layout of ``labels``.
+    bounds : tuple of float, optional
+        Smallest and largest temperature searched (``0 < low < high``).
+    clip : float, optional
+        Probabilities are clipped to ``[clip, 1 - clip]`` (``0 < clip < 0.5``).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    fcn4flare.exceptions.InputError
+        If the labels hold a single class, every probability is 0.5 (the temperature then
+        changes nothing), ``bounds`` are not ``0 < low < high``, ``clip`` is not in
+        (0, 0.5), or as in `reliability_curve`.
+
+    Warns
+    -----
+    fcn4flare.exceptions.FCN4FlareWarning
+        If the best temperature lies at one of the bounds (for labels that the probabilities
+        separate perfectly, for example, it tends to 0).
+
+    Examples
+    --------
+    Probabilities whose logits are 2.5 times too large, and labels drawn from the true
+    probabilities:
+
+    >>> import numpy as np
+    >>> from fcn4flare.metrics import (apply_temperature, expected_calibration_error,
+    ...                                fit_temperature)
+    >>> rng = np.random.default_rng(1)
+    >>> z = rng.normal(-1.0, 2.0, 50_000)
+    >>> labels = rng.random(z.size) < 1 / (1 + np.exp(-z))
+    >>> overconfident = 1 / (1 + np.exp(-2.5 * z))
+    >>> temperature = fit_temperature(labels, overconfident)
+    >>> print(f"{temperature:.1f}")
+    2.5
+    >>> calibrated = apply_temperature(overconfident, temperature)
+    >>> for p in (overconfident, calibrated):
+    ...     print(f"ECE {expected_calibration_error(labels, p):.3f}")
+    ECE 0.110
+    ECE 0.003
+    """
+    from scipy.optimize import minimize_scalar
+
+    low, high = _check_bounds(bounds)
+    clip = _check_clip(clip)
+    y, p = _probability_samples(labels, probabilities, mask, nan_policy, "probabilities")
+    n_positive = int(np.count_nonzero(y))
+    if n_positive == 0 or n_positive == y.size:
+        raise InputError(
+            "the temperature is undefined when labels contain only one class "
+            f"({n_positive} positive, {y.size - n_positive} negative samples)"
+        )
+    z = logit(np.clip(p, clip, 1 - clip))
+    if not np.any(z):
+        raise InputError("the temperature is undefined when every probability is 0.5")
+    y = y.astype(float)
+
+    def cross_entropy(log_temperature: float) -> float:
+        x = z / np.exp(log_temperature)
+        return float(np.mean(np.logaddexp(0.0, x) - y * x))
+
+    result = minimize_scalar(
+        cross_entropy, bounds=(np.log(low), np.log(high)), method="bounded",
+        options={"xatol": 1e-6},
+    )
+    temperature = float(np.exp(result.x))
+    if min(temperature / low, high / temperature) < 1.001:
+        warnings.warn(
+            f"the fitted temperature {temperature:.4g} lies at the bound of {bounds}; the "
+            "cross-entropy may still fall beyond it",
+            FCN4FlareWarning,
+            stacklevel=2,
+        )
+    return temperature

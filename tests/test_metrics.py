@@ -1,4 +1,5 @@
-"""Tests of fcn4flare.metrics: agreement with scikit-learn, input layouts, events, errors."""
+"""Tests of fcn4flare.metrics: agreement with scikit-learn, input layouts, events, errors,
+calibration."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ import pytest
 
 from fcn4flare.exceptions import FCN4FlareWarning, InputError
 from fcn4flare.metrics import (
+    ReliabilityCurve,
+    apply_temperature,
     average_precision,
+    brier_score,
     dice,
     evaluate,
     event_metrics,
+    expected_calibration_error,
     f1_score,
+    fit_temperature,
     iou,
     precision,
     recall,
+    reliability_curve,
     roc_auc,
 )
 
@@ -423,3 +430,280 @@ def test_bad_min_overlap(min_overlap):
 def test_bad_threshold(threshold):
     with pytest.raises(InputError, match="threshold"):
         precision([0, 1], [0, 1], threshold=threshold)
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration
+# --------------------------------------------------------------------------------------------
+
+CALIBRATION = [expected_calibration_error, brier_score]
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_calibrated_bins_give_zero_ece():
+    # In each bin the flare fraction equals the probability: 1 of 4 at 0.25, 3 of 4 at 0.75.
+    labels = [1, 0, 0, 0, 1, 1, 1, 0]
+    scores = [0.25] * 4 + [0.75] * 4
+    for n_bins in (1, 2, 4, 10):
+        assert expected_calibration_error(labels, scores, n_bins=n_bins) == 0.0
+    assert brier_score(labels, scores) == pytest.approx(0.1875)  # every sample off by 0.25 or 0.75
+
+
+def test_ece_of_a_small_case_worked_by_hand():
+    labels = [0, 0, 1, 1, 1]
+    scores = [0.1, 0.3, 0.35, 0.8, 0.95]
+    # Two bins: [0, 0.5) holds 0.1, 0.3, 0.35 (mean 0.25, 1 flare in 3) and [0.5, 1] holds
+    # 0.8, 0.95 (mean 0.875, both flares): 3/5 |1/3 - 0.25| + 2/5 |1 - 0.875| = 0.05 + 0.05.
+    assert expected_calibration_error(labels, scores, n_bins=2) == pytest.approx(0.1)
+    curve = reliability_curve(labels, scores, n_bins=2)
+    assert isinstance(curve, ReliabilityCurve)
+    assert curve.bin_edges.tolist() == [0.0, 0.5, 1.0]
+    assert curve.count.tolist() == [3, 2]
+    np.testing.assert_allclose(curve.mean_predicted, [0.25, 0.875])
+    np.testing.assert_allclose(curve.observed_fraction, [1 / 3, 1.0])
+    np.testing.assert_allclose(curve.bin_centers, [0.25, 0.75])
+    assert curve.n_bins == 2 and curve.n_samples == 5
+    assert curve.expected_calibration_error == pytest.approx(0.1)
+    # One bin: the gap between the mean label and the mean probability.
+    assert expected_calibration_error(labels, scores, n_bins=1) == pytest.approx(0.6 - 0.5)
+    # (0.01 + 0.09 + 0.4225 + 0.04 + 0.0025) / 5
+    assert brier_score(labels, scores) == pytest.approx(0.113)
+
+
+def test_reliability_bins_include_their_lower_edge_and_one():
+    curve = reliability_curve([0, 0, 1, 1, 1], [0.0, 0.3, 0.7, 0.99, 1.0])
+    assert curve.count.tolist() == [1, 0, 0, 1, 0, 0, 0, 1, 0, 2]
+    assert np.isnan(curve.mean_predicted[1]) and np.isnan(curve.observed_fraction[1])
+    assert curve.mean_predicted[9] == pytest.approx(0.995)
+    assert curve.observed_fraction.tolist()[::3] == [0.0, 0.0, pytest.approx(np.nan, nan_ok=True),
+                                                    1.0]
+
+
+def test_reliability_curve_is_read_only():
+    curve = reliability_curve([0, 1], [0.2, 0.9])
+    with pytest.raises(ValueError, match="read-only"):
+        curve.count[0] = 5
+    with pytest.raises(AttributeError):
+        curve.expected_calibration_error = 0.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_calibration_metrics_match_sklearn(seed):
+    skc = pytest.importorskip("sklearn.calibration")
+    skm = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(seed)
+    scores = rng.random(2000) ** 2
+    labels = rng.random(2000) < scores**0.8
+    curve = reliability_curve(labels, scores, n_bins=8)
+    observed, predicted = skc.calibration_curve(labels, scores, n_bins=8)
+    filled = curve.count > 0
+    np.testing.assert_allclose(curve.observed_fraction[filled], observed, rtol=1e-12)
+    np.testing.assert_allclose(curve.mean_predicted[filled], predicted, rtol=1e-12)
+    ece = np.sum(curve.count[filled] / 2000 * np.abs(observed - predicted))
+    assert expected_calibration_error(labels, scores, n_bins=8) == pytest.approx(ece, abs=1e-12)
+    assert brier_score(labels, scores) == pytest.approx(
+        skm.brier_score_loss(labels, scores), abs=1e-12)
+
+
+@pytest.mark.parametrize("metric", CALIBRATION + [reliability_curve])
+def test_calibration_padding_layouts_give_the_flat_result(metric):
+    case = padded_batch()
+
+    def value(*args, **kwargs):
+        result = metric(*args, **kwargs)
+        return result.expected_calibration_error if metric is reliability_curve else result
+
+    expected = value(*case["flat"])
+    scores_noise = np.where(case["mask"] == 1, case["scores_padded"], 7.0)  # ignored
+    assert value(case["labels_padded"], scores_noise) == expected
+    assert value(case["labels_zero_padded"], scores_noise, mask=case["mask"]) == expected
+    assert value(*case["lists"]) == expected
+
+
+@pytest.mark.parametrize("metric", CALIBRATION)
+def test_calibration_nan_policy(metric):
+    labels, scores = random_case(5)
+    with_nan = scores.copy()
+    with_nan[::7] = np.nan
+    keep = ~np.isnan(with_nan)
+    assert metric(labels, with_nan) == metric(labels[keep], scores[keep])
+    with pytest.raises(InputError, match="NaN value"):
+        metric(labels, with_nan, nan_policy="raise")
+
+
+@pytest.mark.parametrize("metric", CALIBRATION + [reliability_curve, fit_temperature])
+@pytest.mark.parametrize("bad", [1.2, -0.1, np.inf])
+def test_calibration_needs_probabilities(metric, bad):
+    name = "probabilities" if metric is fit_temperature else "scores"
+    with pytest.raises(InputError, match=rf"{name} must be probabilities in \[0, 1\]; 1 value"):
+        metric([0, 1, 1], [0.1, bad, 0.3])
+    # ... but not at padded samples
+    assert np.isfinite(brier_score([0, 1, -100], [0.1, 0.9, bad]))
+
+
+@pytest.mark.parametrize("n_bins", [0, -1, 1.5, True, "10", None])
+def test_bad_n_bins(n_bins):
+    with pytest.raises(InputError, match="n_bins must be a whole number >= 1"):
+        expected_calibration_error([0, 1], [0.1, 0.9], n_bins=n_bins)
+    with pytest.raises(InputError, match="n_bins"):
+        reliability_curve([0, 1], [0.1, 0.9], n_bins=n_bins)
+
+
+def test_n_bins_accepts_whole_numbers():
+    assert reliability_curve([0, 1], [0.1, 0.9], n_bins=np.int64(3)).n_bins == 3
+    assert reliability_curve([0, 1], [0.1, 0.9], n_bins=4.0).n_bins == 4
+
+
+@pytest.mark.parametrize("metric", CALIBRATION + [reliability_curve, fit_temperature])
+def test_calibration_nothing_left_and_length_mismatch(metric):
+    with pytest.raises(InputError, match="no samples left"):
+        metric([-100, -100], [0.1, 0.9])
+    with pytest.raises(InputError, match="labels has 4 samples but scores has 3"):
+        metric([0, 1, 1, 0], [0.2, 0.4, 0.6])
+
+
+def temperature_case(temperature: float, n: int = 40_000, seed: int = 0):
+    """Labels drawn from sigmoid(z), and probabilities whose logits are ``temperature * z``.
+
+    Dividing their logits by ``temperature`` calibrates them, so `fit_temperature` should
+    return ``temperature``.
+    """
+    rng = np.random.default_rng(seed)
+    z = rng.normal(-2.0, 2.0, n)
+    labels = (rng.random(n) < sigmoid(z)).astype(int)
+    return labels, sigmoid(temperature * z)
+
+
+@pytest.mark.parametrize("true_temperature", [0.5, 2.5, 4.0])
+def test_fit_temperature_recovers_a_known_temperature(true_temperature):
+    labels, probabilities = temperature_case(true_temperature)
+    temperature = fit_temperature(labels, probabilities)
+    assert temperature == pytest.approx(true_temperature, rel=0.1)
+    calibrated = apply_temperature(probabilities, temperature)
+    before = expected_calibration_error(labels, probabilities)
+    after = expected_calibration_error(labels, calibrated)
+    assert after < 0.01 < before
+    assert brier_score(labels, calibrated) < brier_score(labels, probabilities)
+
+
+def test_clipping_lowers_the_temperature_of_very_overconfident_probabilities():
+    labels, probabilities = temperature_case(6.0)
+    clipped = (probabilities < 1e-6) | (probabilities > 1 - 1e-6)
+    assert clipped.mean() > 0.4  # logits beyond +-13.8
+    assert fit_temperature(labels, probabilities) == pytest.approx(4.9, abs=0.1)
+    assert fit_temperature(labels, probabilities, clip=1e-12) == pytest.approx(6.0, rel=0.05)
+
+
+@pytest.mark.parametrize("clip", [0, 0.5, -1e-6, np.nan, "small", None])
+def test_fit_temperature_bad_clip(clip):
+    labels, probabilities = temperature_case(2.0, n=100)
+    with pytest.raises(InputError, match=r"clip must be a number in \(0, 0.5\)"):
+        fit_temperature(labels, probabilities, clip=clip)
+
+
+def test_fit_temperature_of_calibrated_probabilities_is_one():
+    labels, probabilities = temperature_case(1.0, seed=3)
+    assert fit_temperature(labels, probabilities) == pytest.approx(1.0, abs=0.05)
+
+
+def test_fit_temperature_helps_on_held_out_data():
+    labels, probabilities = temperature_case(3.0, seed=4)
+    held_labels, held_probabilities = temperature_case(3.0, seed=5)
+    calibrated = apply_temperature(held_probabilities, fit_temperature(labels, probabilities))
+    assert expected_calibration_error(held_labels, calibrated) < 0.5 * expected_calibration_error(
+        held_labels, held_probabilities)
+
+
+def test_fit_temperature_ignores_masked_and_nan_samples():
+    labels, probabilities = temperature_case(2.0, n=20_000, seed=6)
+    expected = fit_temperature(labels, probabilities)
+    garbage = np.concatenate([probabilities, np.full(500, 0.999)])
+    padded_labels = np.concatenate([labels, np.zeros(500, int)])
+    mask = np.arange(garbage.size) < labels.size
+    assert fit_temperature(padded_labels, garbage, mask=mask) == expected
+    with_nan = np.where(mask, garbage, np.nan)
+    assert fit_temperature(padded_labels, with_nan) == expected
+    with pytest.raises(InputError, match="NaN value"):
+        fit_temperature(padded_labels, with_nan, nan_policy="raise")
+    # sequences of different length, as lists
+    assert fit_temperature([labels[:7000], labels[7000:]],
+                           [probabilities[:7000], probabilities[7000:]]) == expected
+
+
+def test_fit_temperature_clips_zero_and_one():
+    labels = [0, 1, 0, 1, 1, 0]
+    temperature = fit_temperature(labels, [0.0, 1.0, 0.2, 0.6, 0.9, 1.0])
+    assert np.isfinite(temperature) and 0.05 <= temperature <= 20.0
+
+
+def test_fit_temperature_undefined_cases():
+    with pytest.raises(InputError, match="only one class.*0 positive, 3 negative"):
+        fit_temperature([0, 0, 0], [0.1, 0.2, 0.3])
+    with pytest.raises(InputError, match="every probability is 0.5"):
+        fit_temperature([0, 1, 1], [0.5, 0.5, 0.5])
+    with pytest.warns(FCN4FlareWarning, match="at the bound"):
+        # perfectly separated: the cross-entropy falls as T goes to 0
+        temperature = fit_temperature([0, 0, 1, 1], [0.2, 0.4, 0.6, 0.8])
+    assert temperature == pytest.approx(0.05, rel=1e-3)
+
+
+@pytest.mark.parametrize("bounds", [(0, 1), (2, 1), (1, np.inf), (1,), "ab", None])
+def test_fit_temperature_bad_bounds(bounds):
+    labels, probabilities = temperature_case(2.0, n=100)
+    with pytest.raises(InputError, match="bounds"):
+        fit_temperature(labels, probabilities, bounds=bounds)
+
+
+def test_fit_temperature_custom_bounds():
+    labels, probabilities = temperature_case(6.0, n=5000)
+    with pytest.warns(FCN4FlareWarning, match="at the bound"):
+        assert fit_temperature(labels, probabilities, bounds=(0.5, 3.0)) == pytest.approx(
+            3.0, rel=1e-3)
+
+
+def test_apply_temperature():
+    p = np.array([[0.0, 0.1, 0.5], [0.9, 1.0, np.nan]])
+    np.testing.assert_allclose(apply_temperature(p, 1.0), p, rtol=1e-14)
+    scaled = apply_temperature(p, 2.0)
+    assert scaled.shape == (2, 3)
+    # logit(0.1) = -log 9, halved: 1 / (1 + 3) = 0.25
+    np.testing.assert_allclose(scaled, [[0.0, 0.25, 0.5], [0.75, 1.0, np.nan]], rtol=1e-14)
+    sharper = apply_temperature(p, 0.5)
+    np.testing.assert_allclose(sharper[0, 1], 1 / 82)  # 1 / (1 + 9 ** 2)
+    values = np.linspace(0, 1, 101)
+    assert np.all(np.diff(apply_temperature(values, 3.7)) >= 0)  # order kept
+    assert apply_temperature([0.2], 2).dtype == float
+    masked = np.ma.MaskedArray([0.1, 0.9], mask=[False, True])
+    assert np.isnan(apply_temperature(masked, 2.0)[1])
+
+
+def test_apply_temperature_accepts_tensors():
+    torch = pytest.importorskip("torch")
+    p = torch.tensor([0.1, 0.9], requires_grad=True)
+    np.testing.assert_allclose(apply_temperature(p, 2.0), [0.25, 0.75], rtol=1e-6)
+
+
+@pytest.mark.parametrize("temperature", [0, -1.0, np.nan, np.inf, "hot", None])
+def test_apply_temperature_bad_temperature(temperature):
+    with pytest.raises(InputError, match="temperature must be a positive number"):
+        apply_temperature([0.2, 0.8], temperature)
+
+
+def test_apply_temperature_needs_probabilities():
+    with pytest.raises(InputError, match=r"probabilities must be probabilities in \[0, 1\]"):
+        apply_temperature([0.2, 3.0], 2.0)
+
+
+def test_calibration_inputs_are_not_modified():
+    case = padded_batch()
+    labels, scores, mask = case["labels_padded"], case["scores_padded"], case["mask"]
+    copies = [labels.copy(), scores.copy(), mask.copy()]
+    reliability_curve(labels, scores, mask=mask)
+    with pytest.warns(FCN4FlareWarning, match="at the bound"):  # random scores: T -> large
+        fit_temperature(labels, scores, mask=mask)
+    apply_temperature(scores, 2.0)
+    for original, copy in zip([labels, scores, mask], copies, strict=True):
+        np.testing.assert_array_equal(original, copy)

@@ -290,7 +290,7 @@ def flare_energies(
         One-sigma errors of the inputs, in the same units (and defaults) as the values.
     flare_temperature : `~astropy.units.Quantity` or float, optional
         Blackbody temperature of the flare (plain numbers: K), e.g.
-        `DEFAULT_FLARE_TEMPERATURE` (9000 K); if given, the energies are bolometric.
+        ``DEFAULT_FLARE_TEMPERATURE`` (9000 K); if given, the energies are bolometric.
 
     Returns
     -------

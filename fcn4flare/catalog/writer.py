@@ -324,7 +324,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
 def atomic_open(
     path: str | os.PathLike, mode: str = "w", *, overwrite: bool = True, **kwargs: Any
 ) -> Iterator[IO[Any]]:
-    """`open` for writing, through `atomic_path`: ``path`` appears only once complete.
+    """``open()`` for writing, through `atomic_path`: ``path`` appears only once complete.
 
     Parameters
     ----------
@@ -334,7 +334,7 @@ def atomic_open(
     overwrite : bool
         See `atomic_path`.
     **kwargs
-        Passed to `open` (``encoding``, ``newline``, ...).
+        Passed to ``open()`` (``encoding``, ``newline``, ...).
 
     Examples
     --------

@@ -129,7 +129,7 @@ def vet_events(
     rules : VettingRules
         Weighting and rejection.
     flux_err : ndarray, optional
-        Flux errors; default the local point-to-point scatter (see `fit_flare`).
+        Flux errors; default the local point-to-point scatter (see `~fcn4flare.catalog.fit_flare`).
 
     Returns
     -------
