@@ -18,6 +18,7 @@ falls inside an event already present in the un-injected light curve are not sco
 from __future__ import annotations
 
 import concurrent.futures
+import multiprocessing
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -435,9 +436,10 @@ def _run_all(detector: Any, jobs: Sequence[tuple], workers: int, progress: bool
                 results.append(_realisation(detector, *job))
                 bar(1)
             return results
+        # spawn: a forked child can inherit a lock held by a PyTorch/OpenMP thread and hang
         with concurrent.futures.ProcessPoolExecutor(
             max_workers=min(workers, len(jobs)), initializer=_init_worker,
-            initargs=(detector,),
+            initargs=(detector,), mp_context=multiprocessing.get_context("spawn"),
         ) as pool:
             for result in pool.map(_in_worker, jobs):
                 results.append(result)
