@@ -18,8 +18,8 @@ falls inside an event already present in the un-injected light curve are not sco
 from __future__ import annotations
 
 import concurrent.futures
-import multiprocessing
 import dataclasses
+import multiprocessing
 from collections.abc import Callable, Sequence
 from typing import Any
 
