@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from scipy.special import expit, logit
 
 from ._arrays import PADDING_LABEL, find_runs
