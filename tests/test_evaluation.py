@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch
 from astropy.table import QTable
 from conftest import FLARE_FLAGGED, flare_flux, make_random_model
 
-from fcn4flare import FlareDetector, cli
+from fcn4flare import FlareDetector, cli, metrics
 from fcn4flare.detection import DetectionRules
 from fcn4flare.evaluation import (
     QUICK,
@@ -35,7 +36,7 @@ from fcn4flare.evaluation import (
 from fcn4flare.evaluation.cases import Curve
 from fcn4flare.evaluation.methods import Answer, peers, rows_mask, run_model
 from fcn4flare.evaluation.report import MISSING, Column, Table, write_json
-from fcn4flare.exceptions import InputError
+from fcn4flare.exceptions import FCN4FlareWarning, InputError
 
 REAL_LIGHTCURVES = Path(__file__).parents[2] / "shared" / "data" / "lightcurves"
 
@@ -355,8 +356,8 @@ def test_parser_options():
 
 # --------------------------------------------------------------------------- end to end
 
-TABLES = ["simulated_test", "injection", "recall_by_peak", "recall_by_length", "recall_grid",
-          "targets", "false_events", "event_list", "postprocessing", "timing"]
+TABLES = ["simulated_test", "calibration", "injection", "recall_by_peak", "recall_by_length",
+          "recall_grid", "targets", "false_events", "event_list", "postprocessing", "timing"]
 
 
 def test_quick_evaluation_on_synthetic_light_curves(tmp_path, kepler_file, tess_file,
@@ -422,12 +423,13 @@ def test_evaluations_are_deterministic_and_skip_absent_data(tmp_path, random_mod
                                     data_dir=tmp_path / "absent", out=tmp_path / str(k))
         outputs.append(tmp_path / str(k))
     assert evaluation.skipped == ["injections", "ffi_binned", "false_events"]
-    assert [t.name for t in evaluation.tables] == ["simulated_test", "postprocessing", "timing"]
-    sweep = evaluation.tables[1]
+    assert [t.name for t in evaluation.tables] == ["simulated_test", "calibration",
+                                                   "postprocessing", "timing"]
+    sweep = evaluation.tables[2]
     assert all(row["inj_f1"] is None for row in sweep.rows)
     assert sweep.rows[0]["score"] == pytest.approx(
         (sweep.rows[0]["val_event_f1"] + sweep.rows[0]["val_f1"]) / 2)
-    for name in ("simulated_test.csv", "postprocessing.csv"):
+    for name in ("simulated_test.csv", "calibration.csv", "postprocessing.csv"):
         assert (outputs[0] / name).read_text() == (outputs[1] / name).read_text()
 
 
@@ -447,7 +449,9 @@ def test_cli_evaluate(tmp_path, random_model_dir, capsys):
     payload = json.loads((out / "results.json").read_text())
     assert payload["metadata"]["model"] == str(random_model_dir)
     assert payload["metadata"]["peers"] == {}
-    assert set(payload["tables"]) == {"simulated_test", "postprocessing", "timing"}
+    assert set(payload["tables"]) == {"simulated_test", "calibration", "postprocessing",
+                                      "timing"}
+    assert 0.05 <= payload["temperature"] <= 20.0
     assert cli.main(["evaluate", "--model", str(tmp_path / "missing"), "--quick",
                      "--data", str(tmp_path), "--out", str(out)]) == 1
 
@@ -543,3 +547,105 @@ def test_ffi_section_scores_the_binned_tess_curves(tmp_path, threshold_model):
     assert all(row["n_target"] > 0 for row in table.rows)
     assert all(0.0 <= row["target_recall"] <= 1.0 for row in table.rows)
     assert all(row["recall_ok"] == (row["target_recall"] >= 0.9) for row in table.rows)
+
+
+# --------------------------------------------------------------------------- calibration
+
+TINY = Settings(families=("tess_2min", "kepler_long"), n_test=2, n_validation=1, length=1024,
+                files=1, realisations=1, tuning_realisations=1, thresholds=(0.5,),
+                merge_gaps=(0,), min_points=(1,), timing_examples=1, stella_sim_examples=1)
+
+
+def _scored_probability(model, family: str, n: int, seed_base: int) -> tuple[np.ndarray, ...]:
+    """Labels and probability of the scored samples of one simulated set, computed afresh."""
+    index = list(cases.FAMILIES).index(family)
+    curves = cases.simulated_set(family, n, seed_base + index, TINY.length)
+    runs = run_model(model, curves)
+    labels = np.concatenate([c.labels[c.scored] for c in curves])
+    probability = np.concatenate([r.probability[c.scored] for c, r in zip(curves, runs,
+                                                                          strict=True)])
+    return labels, probability
+
+
+def test_calibration_section(tmp_path, random_model):
+    from fcn4flare.evaluation.protocol import Evaluation
+
+    evaluation = Evaluation(random_model, TINY, {}, tmp_path / "absent", tmp_path)
+    evaluation.simulated_test()
+    assert set(evaluation.extra["simulated_test_probability"]) == set(TINY.families)
+    evaluation.calibration()
+    assert "simulated_test_probability" not in evaluation.extra  # freed
+    table = evaluation.tables[-1]
+    assert table.name == "calibration"
+    assert table.title.startswith("1b. Calibration of the probability on the simulated sets")
+    rows = {row["family"]: row for row in table.rows}
+    assert list(rows) == ["tess_2min", "kepler_long", "all"]
+
+    # The pooled temperature: fitted on the validation sets of both families together.
+    validation = [_scored_probability(random_model, f, TINY.n_validation,
+                                      cases.VALIDATION_SEED) for f in TINY.families]
+    val_labels = np.concatenate([v[0] for v in validation])
+    val_probability = np.concatenate([v[1] for v in validation])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FCN4FlareWarning)  # the fit may end at a bound
+        temperature = metrics.fit_temperature(val_labels, val_probability)
+    assert evaluation.extra["temperature"] == temperature == rows["all"]["temperature"]
+    assert f"T = {temperature:.3f}" in table.title
+
+    # ECE and Brier of the test probability on the scored samples, raw and scaled.
+    tests = {f: _scored_probability(random_model, f, TINY.n_test, cases.TEST_SEED)
+             for f in TINY.families}
+    tests["all"] = tuple(np.concatenate([tests[f][k] for f in TINY.families]) for k in (0, 1))
+    for family, (labels, probability) in tests.items():
+        row = rows[family]
+        scaled = metrics.apply_temperature(probability, temperature)
+        assert row["n_samples"] == labels.size
+        assert row["flare_fraction"] == pytest.approx(labels.mean())
+        assert row["ece"] == pytest.approx(metrics.expected_calibration_error(labels,
+                                                                              probability))
+        assert row["brier"] == pytest.approx(metrics.brier_score(labels, probability))
+        assert row["ece_scaled"] == pytest.approx(metrics.expected_calibration_error(labels,
+                                                                                     scaled))
+        assert row["brier_scaled"] == pytest.approx(metrics.brier_score(labels, scaled))
+    assert (tmp_path / "png" / "reliability.png").is_file()
+
+
+def test_calibration_section_runs_the_test_sets_itself(tmp_path, random_model):
+    from fcn4flare.evaluation.protocol import Evaluation
+
+    first = Evaluation(random_model, TINY, {}, tmp_path / "absent", tmp_path / "a")
+    first.simulated_test()
+    first.calibration()
+    alone = Evaluation(random_model, TINY, {}, tmp_path / "absent", tmp_path / "b")
+    alone.calibration()  # without simulated_test: the network runs on the test sets here
+    assert [t.name for t in alone.tables] == ["calibration"]
+    assert alone.tables[0].rows == first.tables[-1].rows
+    assert alone.extra["temperature"] == first.extra["temperature"]
+
+
+def test_calibration_section_without_flares_has_no_temperature(tmp_path, random_model,
+                                                                monkeypatch):
+    from fcn4flare.evaluation.protocol import Evaluation
+
+    def quiet_set(family, n, seed, length):
+        curves = original(family, n, seed, length)
+        for curve in curves:
+            curve.labels = np.zeros_like(curve.labels)
+        return curves
+
+    original = cases.simulated_set
+    monkeypatch.setattr(cases, "simulated_set", quiet_set)
+    settings = dataclasses.replace(TINY, families=("tess_2min",))
+    evaluation = Evaluation(random_model, settings, {}, tmp_path / "absent", tmp_path)
+    evaluation.calibration()
+    (row,) = evaluation.tables[-1].rows
+    assert evaluation.extra["temperature"] is None
+    assert row["temperature"] is None and row["ece_scaled"] is None
+    _, probability = _scored_probability(random_model, "tess_2min", settings.n_test,
+                                         cases.TEST_SEED)
+    # without flares every bin's flare fraction is 0: the ECE is the mean probability
+    assert row["flare_fraction"] == 0.0
+    assert row["ece"] == pytest.approx(probability.mean())
+    assert row["brier"] == pytest.approx(np.mean(probability**2))
+    assert "no temperature: the temperature is undefined" in evaluation.tables[-1].note
+    assert "T = --" in evaluation.tables[-1].title

@@ -7,7 +7,9 @@ Usage::
 or, from Python, `run_evaluation`. Sections (protocol in ``docs/benchmarks.rst``):
 
 1. held-out simulated test sets, one per cadence family (point-wise and event-level scores of
-   the raw probability and of the post-processed events);
+   the raw probability and of the post-processed events); 1b. the calibration of the
+   probability there (expected calibration error, Brier score, a temperature fitted on the
+   simulated validation sets, a reliability diagram);
 2. flares injected into the real light curves of ``--data`` (scores, event recall by peak
    amplitude and labelled length, the targets), and into their TESS 2-min files binned to
    10 and 30 min (full-frame-image-like light curves);
@@ -49,10 +51,11 @@ import numpy as np
 from astropy import units as u
 from erfa import ErfaWarning
 
-from .. import __version__
+from .. import __version__, metrics
 from ..detection.detector import FlareDetector
 from ..detection.rules import PUBLISHED_RULES, DetectionRules
 from ..exceptions import InputError
+from . import calibration as calib
 from . import cases, scoring
 from .methods import (
     DEFAULT_PEER_ENVS,
@@ -166,8 +169,9 @@ EVENTS = [
 class Evaluation:
     """State shared by the sections: detector, settings, peers, the data sets and outputs.
 
-    Each section (`simulated_test`, `injections`, `false_events`, `postprocessing`,
-    `timing`) adds its tables to ``tables``; `run_evaluation` runs them in that order.
+    Each section (`simulated_test`, `calibration`, `injections`, `ffi_binned`,
+    `false_events`, `postprocessing`, `timing`) adds its tables to ``tables``;
+    `run_evaluation` runs them in that order.
 
     Parameters
     ----------
@@ -277,7 +281,11 @@ class Evaluation:
         for family in s.families:
             index = list(cases.FAMILIES).index(family)
             curves = cases.simulated_set(family, s.n_test, cases.TEST_SEED + index, s.length)
-            methods = self.fcn_answers(self.run_model(curves))
+            runs = self.run_model(curves)
+            # kept for section 1b (calibration), which would otherwise run the network again
+            self.extra.setdefault("simulated_test_probability", {})[family] = (
+                calib.ProbabilitySamples.from_runs(curves, runs))
+            methods = self.fcn_answers(runs)
             if "altaipony" in self.peers:
                 methods[self.peers["altaipony"].label] = self.run_peer("altaipony", curves)
             if "stella" in self.peers and family in STELLA_SIM_FAMILIES:
@@ -318,6 +326,87 @@ class Evaluation:
                     self.timings.append({"method": name, "data": f"sim {data}",
                                          "points": curve.time.size,
                                          "seconds": answer.runtime_s})
+
+    # ---------------------------------------------------------------- 1b. calibration
+
+    def calibration(self) -> None:
+        """Section 1b: calibration of the probability on the simulated sets.
+
+        Per family and pooled: the expected calibration error (`fcn4flare.metrics`, 10
+        equal-width bins) and Brier score of the probability on the scored samples of the
+        test sets, raw and divided in logit by a temperature fitted on the validation sets
+        of all families pooled (`fcn4flare.metrics.fit_temperature`); the temperature fitted
+        on each family's validation set alone; the reliability diagram in
+        ``png/reliability.png``. The temperature goes to ``extra["temperature"]`` (and
+        ``results.json``); it is measured, not applied to the model or the detector. The
+        test probabilities come from `simulated_test` when it ran first.
+        """
+        s = self.settings
+        cached = self.extra.pop("simulated_test_probability", {})
+        test: dict[str, calib.ProbabilitySamples] = {}
+        validation: dict[str, calib.ProbabilitySamples] = {}
+        for family in s.families:
+            index = list(cases.FAMILIES).index(family)
+            if family in cached:
+                test[family] = cached[family]
+            else:
+                curves = cases.simulated_set(family, s.n_test, cases.TEST_SEED + index,
+                                             s.length)
+                test[family] = calib.ProbabilitySamples.from_runs(curves,
+                                                                  self.run_model(curves))
+            curves = cases.simulated_set(family, s.n_validation, cases.VALIDATION_SEED + index,
+                                         s.length)
+            validation[family] = calib.ProbabilitySamples.from_runs(curves,
+                                                                    self.run_model(curves))
+        pooled_validation = calib.ProbabilitySamples.pooled(validation.values())
+        temperature, remark = calib.fitted_temperature(pooled_validation)
+        self.extra["temperature"] = temperature
+
+        shown = "--" if temperature is None else f"{temperature:.3f}"
+        table = Table("calibration", "1b. Calibration of the probability on the simulated "
+                      f"sets: test sets, raw and scaled by the temperature T = {shown} fitted "
+                      f"on the validation sets ({s.n_validation} per family, all families "
+                      "pooled)",
+                      [Column("family", "family"), Column("n_samples", "samples", "d"),
+                       Column("flare_fraction", "flare frac", ".4f"),
+                       Column("ece", "ECE", ".4f"), Column("ece_scaled", "ECE (T)", ".4f"),
+                       Column("brier", "Brier", ".5f"),
+                       Column("brier_scaled", "Brier (T)", ".5f"),
+                       Column("temperature", "T (val)", ".3f")],
+                      note=f"ECE: {calib.N_BINS} equal-width bins on [0, 1], sum of "
+                           "(n_b / N) |flare fraction - mean probability| over the scored "
+                           "samples; dominated by the many quiet samples at low probability "
+                           "(see png/reliability.png). T (val): the temperature fitted on "
+                           "that family's validation set alone ('all': the pooled one, used "
+                           "for the (T) columns). p -> sigmoid(logit(p) / T); measured, not "
+                           "applied to the model or the detector.")
+        _, val_probability = pooled_validation.flat()
+        clip = metrics.PROBABILITY_CLIP
+        clipped = float(np.mean((val_probability < clip) | (val_probability > 1 - clip)))
+        table.note += (f"\n{100 * clipped:.1f} % of the validation samples lie beyond "
+                       f"[{clip:g}, 1 - {clip:g}] and are clipped in the fit.")
+        if remark:
+            table.note += f"\n{remark}"
+        for family in s.families:
+            family_temperature, _ = calib.fitted_temperature(validation[family])
+            table.add(family=family, **calib.calibration_scores(test[family], temperature),
+                      temperature=family_temperature)
+        pooled_test = calib.ProbabilitySamples.pooled(test.values())
+        if len(s.families) > 1:
+            table.add(family="all", **calib.calibration_scores(pooled_test, temperature),
+                      temperature=temperature)
+        self.table(table)
+
+        curves = {"raw": metrics.reliability_curve(*pooled_test.flat(), n_bins=calib.N_BINS)}
+        if temperature is not None:
+            labels, probability = pooled_test.flat()
+            curves[f"T = {temperature:.3f}"] = metrics.reliability_curve(
+                labels, metrics.apply_temperature(probability, temperature),
+                n_bins=calib.N_BINS)
+        png = self.out / "png"
+        png.mkdir(parents=True, exist_ok=True)
+        calib.plot_reliability(curves, f"fcn4flare probability on the simulated test sets "
+                               f"({', '.join(s.families)})", png / "reliability.png")
 
     # ---------------------------------------------------------------- 2. injections
 
@@ -828,7 +917,7 @@ def write_outputs(evaluation: Evaluation, metadata: Mapping[str, Any]) -> None:
         Table("injected_flares", "", [Column(k, k) for k in rows[0]], rows).to_csv(
             out / "injected_flares.csv")
     extra = {k: v for k, v in evaluation.extra.items()
-             if k in ("recommended_rules", "public_api_consistent")}
+             if k in ("recommended_rules", "public_api_consistent", "temperature")}
     write_json(out / "results.json", dict(metadata), evaluation.tables, extra)
     header = (f"Model ``{metadata['model']}`` (checksum ``{metadata['model_checksum'][:12]}``), "
               f"fcn4flare {metadata['fcn4flare_version']} (git {metadata['git_commit']}), "
@@ -973,7 +1062,8 @@ def run_evaluation(
             metadata = _metadata(evaluation, label, quick=quick or settings is QUICK)
             _log(f"model {label} checksum {metadata['model_checksum'][:12]}; output {out}")
             started = time.perf_counter()
-            for section in (evaluation.simulated_test, evaluation.injections,
+            for section in (evaluation.simulated_test, evaluation.calibration,
+                            evaluation.injections,
                             evaluation.ffi_binned, evaluation.false_events,
                             evaluation.postprocessing, evaluation.timing):
                 _log(f"section {section.__name__}")
