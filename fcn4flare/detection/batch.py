@@ -6,6 +6,10 @@ one `~fcn4flare.detection.FlareDetector` in small groups and stacks the flares i
 `~fcn4flare.catalog.FlareTable` with a ``file`` column. A file that cannot be read, is not a
 light curve or has no usable flux is reported in `BatchResult.failures` and skipped.
 
+`~fcn4flare.detection.detect_many` is the same search for catalogue runs: a resumable
+store on disk, a per-file status table, worker processes or a Dask cluster
+(:doc:`/survey`); `detect_flares_in_files` is its in-memory form, kept as it was.
+
 `detect_flares_original` keeps the interface of the original FCN4Flare release: FITS paths
 in, the release's list of event dictionaries out.
 """
@@ -14,14 +18,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import errno
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.table import QTable
+from astropy.table import QTable, Table
 from astropy.time import Time
 
 from ..catalog import FlareTable
@@ -29,7 +35,14 @@ from ..catalog.writer import atomic_path, check_directory
 from ..exceptions import InputError
 from .detector import FlareDetector
 
-__all__ = ["BatchResult", "detect_flares_in_files", "detect_flares_original"]
+__all__ = [
+    "BatchResult",
+    "STATUS_COLUMNS",
+    "detect_flares_in_files",
+    "detect_flares_original",
+    "status_table",
+    "stream_groups",
+]
 
 #: Files run through the model together (their windows share forward passes).
 FILES_PER_GROUP = 8
@@ -39,33 +52,64 @@ _FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts")
 
 @dataclasses.dataclass
 class BatchResult:
-    """What `detect_flares_in_files` found.
+    """What `detect_flares_in_files` and `~fcn4flare.detection.detect_many` found.
 
     Attributes
     ----------
     table : `~fcn4flare.catalog.FlareTable`
         The flares of all files, in the order of the files, with a ``file`` column.
     failures : list of (str, str)
-        ``(path, reason)`` for each file that was skipped.
+        ``(path, reason)`` for each file that was skipped (and each file whose plot failed).
     processed : list of str
         The files that were searched (with or without flares).
+    status : `~astropy.table.Table` or None
+        One row per file: ``file``, ``status`` (``'ok'``, ``'failed'`` or ``'skipped'``),
+        ``n_flares``, ``seconds`` and ``error`` (empty when there was none); see
+        `~fcn4flare.detection.detect_many`.
 
     Examples
     --------
     >>> from fcn4flare.detection import BatchResult
     >>> BatchResult.__dataclass_fields__.keys()
-    dict_keys(['table', 'failures', 'processed'])
+    dict_keys(['table', 'failures', 'processed', 'status'])
     """
 
     table: FlareTable
     failures: list[tuple[str, str]]
     processed: list[str]
+    status: Table | None = None
 
     def __repr__(self) -> str:
+        skipped = ""
+        if self.status is not None and len(self.status):
+            n_skipped = int(np.count_nonzero(np.asarray(self.status["status"]) == "skipped"))
+            skipped = f", {n_skipped} skipped" if n_skipped else ""
         return (
             f"<BatchResult: {len(self.table)} flares in {len(self.processed)} files, "
-            f"{len(self.failures)} failed>"
+            f"{len(self.failures)} failed{skipped}>"
         )
+
+
+#: Columns of the status table, in order.
+STATUS_COLUMNS = ("file", "status", "n_flares", "seconds", "error")
+
+
+def status_table(rows: Sequence[tuple[str, str, int, float, str]]) -> Table:
+    """The status table of `BatchResult` from ``(file, status, n_flares, seconds, error)``.
+
+    Examples
+    --------
+    >>> from fcn4flare.detection.batch import status_table
+    >>> status_table([("a.fits", "ok", 2, 0.5, "")]).colnames
+    ['file', 'status', 'n_flares', 'seconds', 'error']
+    """
+    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+    dtypes = (str, str, np.int64, np.float64, str)
+    return Table(
+        [np.array(list(values), dtype=dtype) for values, dtype in zip(columns, dtypes,
+                                                                      strict=True)],
+        names=STATUS_COLUMNS,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +135,13 @@ class _Outcome:
     path: str
     table: FlareTable | None = None
     reason: str | None = None
+    seconds: float = 0.0
+
+    def status_row(self) -> tuple[str, str, int, float, str]:
+        """``(file, status, n_flares, seconds, error)`` for the status table."""
+        ok = self.table is not None
+        return (self.path, "ok" if ok else "failed", len(self.table) if ok else 0,
+                float(self.seconds), self.reason or "")
 
 
 def detect_flares_in_files(
@@ -160,32 +211,23 @@ def detect_flares_in_files(
     (0, 1, [])
     """
     files = _file_list(paths)
-    options = _Options(
+    detector = _Options(
         model=model,
         threshold=threshold,
         rules=rules,
         flux_column=flux_column,
         quality_bitmask=quality_bitmask,
         device=None if device is None else str(device),
-    )
-    detector = options.detector()  # checks every option and loads the model once
+    ).detector()  # checks every option and loads the model once
     plot_paths = _plot_paths(files, plot_dir)
-    groups = [
-        list(range(first, min(first + FILES_PER_GROUP, len(files))))
-        for first in range(0, len(files), FILES_PER_GROUP)
-    ]
-    workers = _n_workers(n_jobs, len(groups))
+    groups = _groups(range(len(files)), FILES_PER_GROUP)
+    payloads = [[(files[i], plot_paths[i]) for i in group] for group in groups]
     outcomes: dict[int, _Outcome] = {}
     with _progress_bar(len(files), progress) as bar:
-        if workers == 1:
-            for group in groups:
-                done = _process_group(detector, [(files[i], plot_paths[i]) for i in group])
-                outcomes.update(zip(group, done, strict=True))
-                bar.update(len(group))
-        else:
-            outcomes = _run_in_processes(options, files, plot_paths, groups, workers, bar)
-    ordered = [outcomes[i] for i in range(len(files))]
-    return _collect(ordered)
+        for k, done in stream_groups(detector, payloads, n_jobs=n_jobs):
+            outcomes.update(zip(groups[k], done, strict=True))
+            bar.update(len(done))
+    return _collect([outcomes[i] for i in range(len(files))])
 
 
 def detect_flares_original(
@@ -271,14 +313,21 @@ def detect_flares_original(
 def _process_group(
     detector: FlareDetector, files: Sequence[tuple[str, Path | None]]
 ) -> list[_Outcome]:
-    """Read, detect and plot a few files; every failure stays with its file."""
+    """Read, detect and plot a few files; every failure stays with its file.
+
+    Each outcome's ``seconds`` is its own reading, table and plot time plus its share (by
+    number of rows) of the group's forward passes.
+    """
     outcomes = [_Outcome(path) for path, _ in files]
     prepared = {}
     for k, (path, _) in enumerate(files):
+        start = time.perf_counter()
         try:
             prepared[k] = detector.prepare(_read_light_curve(path))
         except Exception as err:  # any unreadable file is reported, not fatal
             outcomes[k].reason = _reason(err)
+        outcomes[k].seconds += time.perf_counter() - start
+    start = time.perf_counter()
     try:
         detected = dict(zip(prepared, _detect(detector, list(prepared.values())), strict=True))
     except Exception:  # find the culprit: run the files one by one
@@ -288,7 +337,9 @@ def _process_group(
                 detected[k] = _detect(detector, [prepared[k]])[0]
             except Exception as err:
                 outcomes[k].reason = _reason(err)
+    _share_seconds(outcomes, prepared, time.perf_counter() - start)
     for k, (detection, table) in detected.items():
+        start = time.perf_counter()
         path, plot_path = files[k]
         table.add_column(np.array([path] * len(table), dtype=str), name="file", index=0)
         outcomes[k].table = table
@@ -297,7 +348,22 @@ def _process_group(
                 _save_plot(detection, table, plot_path)
             except Exception as err:  # a failed plot loses only the plot
                 outcomes[k].reason = f"plot failed ({_reason(err)})"
+        outcomes[k].seconds += time.perf_counter() - start
     return outcomes
+
+
+def _share_seconds(outcomes: list[_Outcome], prepared: dict[int, Any], seconds: float) -> None:
+    sizes = {k: max(1, _n_rows(lc)) for k, lc in prepared.items()}
+    total = sum(sizes.values())
+    for k, size in sizes.items():
+        outcomes[k].seconds += seconds * size / total
+
+
+def _n_rows(lc: Any) -> int:
+    try:
+        return len(lc.flux)
+    except TypeError:
+        return 1
 
 
 def _detect(detector: FlareDetector, prepared: list[Any]) -> list[tuple[Any, FlareTable]]:
@@ -308,6 +374,8 @@ def _read_light_curve(path: str) -> Any:
     """The file's light curve with every row: quality flags are the pipeline's job."""
     import lightkurve as lk
 
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such file", path)
     try:
         obj = lk.read(path, quality_bitmask="none")
     except TypeError:  # readers of some high-level products take no bitmask
@@ -336,43 +404,84 @@ def _reason(err: BaseException) -> str:
 
 # --------------------------------------------------------------------------- processes
 
-def _init_worker(options: _Options, threads: int) -> None:
+#: The detector of a worker process, set once by `_init_worker`.
+_WORKER_DETECTOR: FlareDetector | None = None
+
+
+def _init_worker(detector: FlareDetector, threads: int) -> None:
     import torch
 
+    global _WORKER_DETECTOR
     torch.set_num_threads(threads)
-    options.detector()  # load the model once; load_model caches it in this process
+    _WORKER_DETECTOR = detector  # sent once per process, with its model
 
 
-def _worker_group(options: _Options, files: list[tuple[str, Path | None]]) -> list[_Outcome]:
-    return _process_group(options.detector(), files)
+def _worker_group(files: list[tuple[str, Path | None]]) -> list[_Outcome]:
+    assert _WORKER_DETECTOR is not None, "worker process not initialised"
+    return _process_group(_WORKER_DETECTOR, files)
+
+
+def stream_groups(
+    detector: FlareDetector,
+    payloads: Sequence[Sequence[tuple[str, Path | None]]],
+    *,
+    n_jobs: int = 1,
+    client: Any = None,
+) -> Iterator[tuple[int, list[_Outcome]]]:
+    """Search groups of files; yield ``(group number, outcomes)`` as each group is done.
+
+    In this process (``n_jobs=1``), in worker processes (spawned, each given the detector
+    once) or on a Dask cluster (``client``, see `fcn4flare.detection._dask`). Groups come in
+    the order they finish; a group that fails as a whole (its worker lost too often, say)
+    comes back with every file failed, so that nothing is lost silently.
+    """
+    workers = _n_workers(n_jobs, len(payloads))
+    if client is not None:
+        from . import _dask
+
+        yield from _dask.stream_groups(client, detector, payloads)
+    elif workers == 1:
+        for k, payload in enumerate(payloads):
+            yield k, _process_group(detector, payload)
+    else:
+        yield from _run_in_processes(detector, payloads, workers)
 
 
 def _run_in_processes(
-    options: _Options,
-    files: Sequence[str],
-    plot_paths: Sequence[Path | None],
-    groups: Sequence[list[int]],
+    detector: FlareDetector,
+    payloads: Sequence[Sequence[tuple[str, Path | None]]],
     workers: int,
-    bar: Any,
-) -> dict[int, _Outcome]:
+) -> Iterator[tuple[int, list[_Outcome]]]:
     threads = max(1, (os.cpu_count() or 1) // workers)
-    outcomes: dict[int, _Outcome] = {}
     # spawn: forking a process that has run torch can deadlock its thread pools.
-    with concurrent.futures.ProcessPoolExecutor(
+    pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(options, threads),
-    ) as pool:
-        futures = {
-            pool.submit(_worker_group, options, [(files[i], plot_paths[i]) for i in group]): group
-            for group in groups
-        }
+        initargs=(detector, threads),
+    )
+    try:
+        futures = {pool.submit(_worker_group, list(payload)): k
+                   for k, payload in enumerate(payloads)}
         for future in concurrent.futures.as_completed(futures):
-            group = futures[future]
-            outcomes.update(zip(group, future.result(), strict=True))
-            bar.update(len(group))
-    return outcomes
+            k = futures.pop(future)
+            yield k, _group_result(future, payloads[k])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _group_result(future: Any, payload: Sequence[tuple[str, Path | None]]) -> list[_Outcome]:
+    """A finished group's outcomes, or every file failed with the group's error."""
+    try:
+        return future.result()
+    except Exception as err:  # a worker that died, an error outside the per-file guards
+        reason = f"its group of files failed: {_reason(err)}"
+        return [_Outcome(path, reason=reason) for path, _ in payload]
+
+
+def _groups(indices: Iterable[int], size: int) -> list[list[int]]:
+    indices = list(indices)
+    return [indices[first:first + size] for first in range(0, len(indices), size)]
 
 
 def _n_workers(n_jobs: int, n_groups: int) -> int:
@@ -438,12 +547,12 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int, show: bool) -> Any:
+def _progress_bar(total: int, show: bool, initial: int = 0) -> Any:
     if not show:
         return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="file", desc="fcn4flare")
+    return tqdm(total=total, initial=initial, unit="file", desc="fcn4flare")
 
 
 def _collect(outcomes: Sequence[_Outcome]) -> BatchResult:
@@ -451,7 +560,8 @@ def _collect(outcomes: Sequence[_Outcome]) -> BatchResult:
     failures = [(o.path, o.reason) for o in outcomes if o.reason is not None]
     processed = [o.path for o in outcomes if o.table is not None]
     table = FlareTable.stack(tables) if tables else _empty_table()
-    return BatchResult(table=table, failures=failures, processed=processed)
+    status = status_table([o.status_row() for o in outcomes])
+    return BatchResult(table=table, failures=failures, processed=processed, status=status)
 
 
 def _empty_table() -> FlareTable:
