@@ -398,6 +398,9 @@ def test_quick_evaluation_on_synthetic_light_curves(tmp_path, kepler_file, tess_
     assert payload["recommended_rules"]["rules"] == sweep[0]["rules"]
     report = (out / "report.txt").read_text()
     assert "QUICK run" in report and "2d. Targets" in report
+    summary = (out / "summary.md").read_text()
+    assert "| injections: clear-flare recall, Kepler Q5 |" in summary
+    assert "| simulated test sets: point-wise F1 |" in summary
 
 
 @pytest.mark.skipif(not REAL_LIGHTCURVES.is_dir(), reason="real light curves not available")

@@ -70,6 +70,7 @@ from .methods import (
 from .methods import peers as peer_registry
 from .methods import run_peer as _run_peer
 from .report import Column, Table, write_json
+from .summary import summary_markdown
 
 __all__ = [
     "Settings",
@@ -898,7 +899,8 @@ def write_outputs(evaluation: Evaluation, metadata: Mapping[str, Any]) -> None:
     """Write the tables of a finished evaluation to ``evaluation.out``.
 
     One CSV file per table, ``injected_flares.csv``, ``results.json`` (tables and
-    ``metadata``), ``tables.rst``, ``report.txt`` and ``peers.log``.
+    ``metadata``), ``tables.rst``, ``report.txt``, ``peers.log`` and ``summary.md`` (the
+    headline numbers for a model card, `~fcn4flare.evaluation.summary.summary_markdown`).
 
     Parameters
     ----------
@@ -929,6 +931,11 @@ def write_outputs(evaluation: Evaluation, metadata: Mapping[str, Any]) -> None:
     (out / "report.txt").write_text(header + "\n\n".join(t.to_text() for t in evaluation.tables)
                                     + "\n")
     (out / "peers.log").write_text(evaluation.peer_log.getvalue())
+    (out / "summary.md").write_text(
+        f"Measured with `fcn4flare evaluate` on {metadata['date_utc'][:10]} (fcn4flare "
+        f"{metadata['fcn4flare_version']}); default rules at threshold "
+        f"{evaluation.default_rules.threshold:g}; full tables in docs/benchmarks.rst.\n\n"
+        + summary_markdown(evaluation.tables) + "\n")
 
 
 # --------------------------------------------------------------------------- entry point
