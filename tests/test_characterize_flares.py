@@ -94,6 +94,22 @@ def test_long_cadence_fit_within_errors():
         assert abs(ed - truth) < 3 * ed_err
 
 
+def test_background_order_reaches_the_fit():
+    # A long flare on a curved background: a cubic background bends under the tail, unlike
+    # a constant one, so the fitted ED differs; the flux-only columns do not.
+    lc, table = _star(3)
+    flat = characterize_flares(table, lc, background_order=0)
+    cubic = characterize_flares(table, lc, background_order=3)
+    default = characterize_flares(table, lc)
+    assert flat["fit_equivalent_duration"][0] != cubic["fit_equivalent_duration"][0]
+    assert default["fit_equivalent_duration"][0] == characterize_flares(
+        table, lc, background_order=2)["fit_equivalent_duration"][0]
+    assert flat["equivalent_duration"][0] == cubic["equivalent_duration"][0]
+    for bad in (-1, 1.5, "2"):
+        with pytest.raises(InputError, match="background_order"):
+            characterize_flares(table, lc, background_order=bad)
+
+
 def test_bad_input():
     lc, table = _star(0)
     with pytest.raises(InputError, match="missing: ipeak"):
