@@ -31,6 +31,7 @@ _LAZY = {
     "BatchResult": "fcn4flare.detection.batch",
     "detect_flares_in_files": "fcn4flare.detection.batch",
     "detect_flares_original": "fcn4flare.detection.batch",
+    "detect_many": "fcn4flare.detection.catalogue_run",
     "FCN4FlareConfig": "fcn4flare.network.model",
     "FCN4FlareModel": "fcn4flare.network.model",
     "FCN4FlareOutput": "fcn4flare.network.model",

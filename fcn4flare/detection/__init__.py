@@ -26,6 +26,7 @@ _LAZY = {
     "BatchResult": "batch",
     "detect_flares_in_files": "batch",
     "detect_flares_original": "batch",
+    "detect_many": "catalogue_run",
 }
 
 __all__ = [*_rules_all, *_LAZY]
