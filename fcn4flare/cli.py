@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
-from .exceptions import FCN4FlareError, InputError
+from .exceptions import FCN4FlareError, FCN4FlareWarning, InputError
 from .scaling import SCALING_METHODS
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -223,18 +226,35 @@ def _add_detect(subparsers: Any) -> None:
             "Find flares in Kepler, K2 and TESS light-curve files (anything lightkurve.read "
             "opens) and write one catalogue for all of them. A file that cannot be processed "
             "is reported and skipped; the exit status is non-zero only when no file could be "
-            "processed. --example runs on the built-in simulated light curve instead."
+            "processed. With --output the run streams to disk and can be resumed: run the "
+            "same command again after an interruption and the files already done are "
+            "skipped. --example runs on the built-in simulated light curve instead."
         ),
     )
-    parser.add_argument("files", nargs="*", metavar="FILE", help="light-curve files or folders")
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="light-curve files, folders (their FITS files) or lists of files "
+                             "(a .txt file or @LIST: one path a line)")
     parser.add_argument("--example", action="store_true",
                         help="run on the built-in example light curve (simulated, no download)")
-    parser.add_argument("-o", "--output", metavar="FILE",
+    parser.add_argument("-o", "--output", metavar="FILE_OR_DIR/",
                         help="catalogue to write (format from the suffix: .ecsv, .fits, "
-                             ".fit, .fits.gz, .csv, .parquet with pyarrow, .txt); checked "
-                             "before any work, written to a temporary name and renamed into "
-                             "place")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+                             ".fit, .fits.gz, .csv, .parquet with pyarrow, .txt), or a run "
+                             "directory when it ends with '/' (flares.<ext> and "
+                             "status.<ext> inside); checked before any work, written to a "
+                             "temporary name and renamed into place")
+    parser.add_argument("--format", default=None,
+                        help="format of a run directory (ecsv, fits or parquet) [ecsv], or of "
+                             "--output instead of its suffix")
+    parser.add_argument("--status", metavar="FILE",
+                        help="also write the per-file status table (file, status, n_flares, "
+                             "seconds, error) here; a run directory has its own")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --output (one that is not resumed)")
+    parser.add_argument("--no-resume", dest="resume", action="store_false",
+                        help="do not continue the run found at --output (start again; an "
+                             "existing one needs --overwrite)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="when resuming, search again the files that failed")
     parser.add_argument("--threshold", type=float, default=None,
                         help="probability above which a sample is flagged [the model's own "
                              "config.detection_threshold; 0.5 for published checkpoints]")
@@ -245,7 +265,16 @@ def _add_detect(subparsers: Any) -> None:
                         help="save one PNG per file here (created if needed)")
     parser.add_argument("--quality-bitmask", default="default",
                         help="lightkurve quality bitmask: none, default, hard, hardest or an int")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes [1]")
+    parser.add_argument("-j", "--jobs", "--n-jobs", dest="jobs", type=int, default=1,
+                        help="worker processes on this machine (-1: one per CPU) [1]")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on the Dask cluster of this scheduler (tcp://host:8786; "
+                             "needs fcn4flare[dask]); the files must be readable by its "
+                             "workers at the same paths")
+    parser.add_argument("--group-size", type=int, default=None,
+                        help="files searched together (one task, one part of the store) [8]")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="take the FITS files of folders' subfolders too")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="hide the progress bar")
     parser.set_defaults(func=_run_detect)
@@ -268,7 +297,8 @@ def _check_detect_outputs(args: argparse.Namespace) -> str | None:
         output = Path(args.output)
         if output.exists() and not output.is_dir() and not args.overwrite:
             raise InputError(f"{args.output} exists; pass --overwrite to replace it.")
-        output_format = check_output(output, overwrite=True, label="--output")
+        output_format = check_output(output, overwrite=True, format=args.format,
+                                     label="--output")
     if args.plot_dir:
         check_directory(args.plot_dir, label="--plot-dir")
     return output_format
@@ -288,55 +318,102 @@ def _write_catalogue(table: Any, args: argparse.Namespace, output_format: str | 
 def _run_detect(args: argparse.Namespace) -> int:
     if args.example == bool(args.files):
         raise InputError("give light-curve FILEs or --example (not both).")
-    output_format = _check_detect_outputs(args)
     if args.example:
-        from .detection import detect_flares
-        from .simulate import example_light_curve
-
-        lc = example_light_curve()
-        table = detect_flares(lc, model=args.model, threshold=args.threshold, rules=args.rules)
-        if args.plot_dir:
-            import matplotlib
-
-            from .catalog.writer import atomic_path
-
-            matplotlib.use("Agg")
-            ax = lc.flares.plot(model=args.model, threshold=args.threshold, rules=args.rules)
-            with atomic_path(Path(args.plot_dir) / "fcn4flare_example.png") as part:
-                ax.figure.savefig(part, dpi=100, format="png")
-        failures: list = []
+        return _run_example(args)
+    result = _detect_files(args)
+    for path, status, _, _, error in result.status.iterrows():
+        if error and status != "skipped":
+            logger.warning("%s %s: %s", "failed" if status == "failed" else "warning", path,
+                           error)
+    if not result.processed:
+        print(f"fcn4flare detect: error: none of {len(result.status)} file(s) could be "
+              "processed.", file=sys.stderr)
+        return EXIT_ERROR
+    if args.output:
+        logger.info("%d flare(s) written to %s.", len(result.table), args.output)
     else:
-        from .detection import detect_flares_in_files
+        _print_table(result.table)
+    counts = {name: int(np.count_nonzero(np.asarray(result.status["status"]) == name))
+              for name in ("ok", "failed", "skipped")}
+    logger.info("%d flare(s) found; %d file(s) searched, %d failed, %d skipped (done by an "
+                "earlier run).", len(result.table), counts["ok"], counts["failed"],
+                counts["skipped"])
+    return 0
 
-        result = detect_flares_in_files(
-            args.files,
-            model=args.model,
-            threshold=args.threshold,
-            rules=args.rules,
-            quality_bitmask=_bitmask(args.quality_bitmask),
-            progress=args.progress and sys.stderr.isatty(),
-            plot_dir=args.plot_dir,
-            n_jobs=args.jobs,
+
+def _detect_files(args: argparse.Namespace) -> Any:
+    """`fcn4flare.detect_many` with the command's options (checked before any work)."""
+    import warnings
+
+    from .catalog.writer import check_directory
+    from .detection.catalogue_run import _detect_many, _Names
+
+    directory = bool(args.output) and args.output.endswith(("/", os.sep))
+    names = _Names(output="--output", status="--status", overwrite="--overwrite",
+                   no_resume="--no-resume")
+    if args.status and not args.output:
+        raise InputError("--status needs --output.")
+    if args.plot_dir:
+        from .detection.catalogue_run import plan_output
+
+        if args.output:  # the output first, as always: then the plots' folder is created
+            plan_output(args.output, format=args.format, status_file=args.status,
+                        overwrite=args.overwrite, resume=args.resume,
+                        kind="directory" if directory else "file", names=names)
+        check_directory(args.plot_dir, label="--plot-dir")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FCN4FlareWarning)
+        result = _detect_many(
+            args.files, output=args.output or None, format=args.format,
+            status_file=args.status, resume=args.resume, overwrite=args.overwrite,
+            retry_failed=args.retry_failed, n_jobs=args.jobs, client=args.scheduler,
+            progress=args.progress and sys.stderr.isatty(), group_size=args.group_size,
+            recursive=args.recursive, model=args.model, threshold=args.threshold,
+            rules=args.rules, flux_column=None,
+            quality_bitmask=_bitmask(args.quality_bitmask), plot_dir=args.plot_dir,
+            device=None, kind="directory" if directory else "file", names=names,
         )
-        table, failures = result.table, result.failures
-        for path, reason in failures:
-            logger.warning("skipped %s: %s", path, reason)
-        if not result.processed:
-            print(f"fcn4flare detect: error: none of {len(failures)} file(s) could be processed.",
-                  file=sys.stderr)
-            return EXIT_ERROR
+    for warning in caught:
+        if issubclass(warning.category, FCN4FlareWarning):
+            logger.info("%s", warning.message)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    return result
+
+
+def _run_example(args: argparse.Namespace) -> int:
+    from .detection import detect_flares
+    from .simulate import example_light_curve
+
+    output_format = _check_detect_outputs(args)
+    lc = example_light_curve()
+    table = detect_flares(lc, model=args.model, threshold=args.threshold, rules=args.rules)
+    if args.plot_dir:
+        import matplotlib
+
+        from .catalog.writer import atomic_path
+
+        matplotlib.use("Agg")
+        ax = lc.flares.plot(model=args.model, threshold=args.threshold, rules=args.rules)
+        with atomic_path(Path(args.plot_dir) / "fcn4flare_example.png") as part:
+            ax.figure.savefig(part, dpi=100, format="png")
     if args.output:
         _write_catalogue(table, args, output_format)
         logger.info("%d flare(s) written to %s.", len(table), args.output)
     else:
-        shown = table.copy()
-        for name in ("tstart", "tpeak", "tstop"):
-            if name in shown.colnames and len(shown):
-                if shown[name].format in ("jd", "mjd"):
-                    shown[name].format = "iso"
-        shown.pprint(max_lines=-1, max_width=-1)
-    logger.info("%d flare(s) found; %d file(s) skipped.", len(table), len(failures))
+        _print_table(table)
+    logger.info("%d flare(s) found.", len(table))
     return 0
+
+
+def _print_table(table: Any) -> None:
+    shown = table.copy()
+    for name in ("tstart", "tpeak", "tstop"):
+        if name in shown.colnames and len(shown):
+            if shown[name].format in ("jd", "mjd"):
+                shown[name].format = "iso"
+    shown.pprint(max_lines=-1, max_width=-1)
 
 
 # --------------------------------------------------------------------------- evaluate
