@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from astropy.stats import mad_std
-from scipy.ndimage import binary_dilation, median_filter
+from scipy.ndimage import median_filter
 from scipy.signal import oaconvolve
 
 from .._arrays import fill_by_interpolation
@@ -99,6 +99,14 @@ def running_median(values: Any, window: int = BASELINE_WINDOW) -> np.ndarray:
     return out
 
 
+def _dilate(mask: np.ndarray, half: int) -> np.ndarray:
+    """``mask`` widened by ``half`` samples each side: ``binary_dilation`` with a centred
+    structure of ``2 * half + 1`` ones, by a running count (the same booleans, in O(n))."""
+    count = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    index = np.arange(mask.size)
+    return count[np.minimum(index + half + 1, mask.size)] - count[np.maximum(index - half, 0)] > 0
+
+
 def _check_window(window: Any, where: str) -> int:
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 3:
         raise InputError(f"{where}: window must be an integer of at least 3, got {window!r}.")
@@ -158,12 +166,11 @@ def local_quadratic(values: Any, window: int = TREND_WINDOW, weights: Any = None
     wy = w * np.where(finite, y, 0.0)
     u = np.arange(-half, half + 1, dtype=np.float64) / half
 
-    def moment(a: np.ndarray, power: int) -> np.ndarray:
-        # sum over the window of a[i + j] * u_j ** power
-        return oaconvolve(a, (u**power)[::-1], mode="same")
-
-    s0, s1, s2, s3, s4 = (moment(w, p) for p in range(5))
-    t0, t1, t2 = (moment(wy, p) for p in range(3))
+    # Sums over the window of a[i + j] * u_j ** p: five moments of the weights, three of the
+    # weighted values, as one batched convolution (row by row the same as eight).
+    kernels = np.stack([(u**p)[::-1] for p in (0, 1, 2, 3, 4, 0, 1, 2)])
+    rows = np.stack([w, w, w, w, w, wy, wy, wy])
+    s0, s1, s2, s3, s4, t0, t1, t2 = oaconvolve(rows, kernels, mode="same", axes=-1)
     det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
     intercept = t0 * (s2 * s4 - s3 * s3) - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)
     good = (s0 >= _MIN_WEIGHT) & (det > 1e-6 * np.maximum(s0, 1.0) ** 3)
@@ -232,7 +239,7 @@ def flare_masked_trend(
     y = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(y)
     fallback = float(np.median(y[finite])) if finite.any() else np.nan
-    grow = np.ones(2 * max(2, half // 8) + 1, dtype=bool)
+    grow = max(2, half // 8)
     keep = finite
     trend = np.full(y.shape, fallback)
     for _ in range(int(iterations)):
@@ -240,7 +247,7 @@ def flare_masked_trend(
         trend = (fill_by_interpolation(trend) if np.isfinite(trend).any()
                  else np.full(y.shape, fallback))
         residual = np.where(finite, y - trend, 0.0) / noise
-        high = binary_dilation(residual > clip, structure=grow)
+        high = _dilate(residual > clip, grow)
         keep = finite & ~high & (residual >= -2 * clip)
     trend[~finite] = np.nan
     return trend
