@@ -389,17 +389,10 @@ class FlareDetector:
         from ..network import predict_probability
 
         labels = list(labels) if labels is not None else [""] * len(prepared)
-        scaling = self.input_scaling
-        kind = trend_method(scaling)
-        needs_trend = _scaling_needs_trend(scaling)
-        max_gap = max(DEFAULT_MAX_GAP, int(self.model.config.context))
-        inputs = []
-        for lc, label in zip(prepared, labels, strict=True):
-            with _labelled(label):
-                grid = lc.grid(max_gap=max_gap)
-                grid_flux = grid.to_grid(lc.flux)
-                trend = estimate_trend(grid_flux, kind) if needs_trend else None
-                inputs.append((grid, scale_flux(grid_flux, scaling, trend), trend))
+        kind = trend_method(self.input_scaling)
+        inputs = self._model_inputs(prepared, labels)
+        # One call for all the light curves: the network runs window by window over all of
+        # them, with the BatchNorm folded (see predict_probability).
         probabilities = predict_probability(
             self.model, [x for _, x, _ in inputs], chunk_size=self.chunk_size,
             batch_size=self.batch_size,
@@ -411,6 +404,25 @@ class FlareDetector:
             for lc, (grid, x, trend), p, label in zip(prepared, inputs, probabilities, labels,
                                                       strict=True)
         ]
+
+
+    def _model_inputs(self, prepared: Sequence[PreparedLightCurve],
+                      labels: Sequence[str] | None = None
+                      ) -> list[tuple[GridMap, np.ndarray, StarTrend | None]]:
+        """(grid, the network's input, the star's trend) of each prepared light curve."""
+        labels = list(labels) if labels is not None else [""] * len(prepared)
+        scaling = self.input_scaling
+        kind = trend_method(scaling)
+        needs_trend = _scaling_needs_trend(scaling)
+        max_gap = max(DEFAULT_MAX_GAP, int(self.model.config.context))
+        inputs = []
+        for lc, label in zip(prepared, labels, strict=True):
+            with _labelled(label):
+                grid = lc.grid(max_gap=max_gap)
+                grid_flux = grid.to_grid(lc.flux)
+                trend = estimate_trend(grid_flux, kind) if needs_trend else None
+                inputs.append((grid, scale_flux(grid_flux, scaling, trend), trend))
+        return inputs
 
 
 # --------------------------------------------------------------------------- functions

@@ -14,7 +14,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..exceptions import CheckpointError, FCN4FlareWarning
+
+if TYPE_CHECKING:
+    from .inference import FoldedFCN4Flare
 
 __all__ = [
     "FCN4FlareConfig",
@@ -616,6 +619,25 @@ class FCN4FlareModel(nn.Module):
         if device is not None:
             model.to(device)
         return model
+
+    def for_inference(self, device: str | torch.device | None = None) -> FoldedFCN4Flare:
+        """An inference-only copy with each BatchNorm folded into the convolution before it.
+
+        `~fcn4flare.network.fold_batchnorm` of this model: what
+        `~fcn4flare.network.predict_probability` runs. This model, its training flag and its
+        ``state_dict`` (the checkpoint format) are left as they are.
+
+        Examples
+        --------
+        >>> from fcn4flare import FCN4FlareConfig, FCN4FlareModel
+        >>> model = FCN4FlareModel(FCN4FlareConfig(hidden_dim=4, depth=1, dilation=[1]))
+        >>> keys = list(model.state_dict())
+        >>> type(model.for_inference()).__name__, list(model.state_dict()) == keys
+        ('FoldedFCN4Flare', True)
+        """
+        from .inference import fold_batchnorm
+
+        return fold_batchnorm(self, device)
 
     def checksum(self) -> str:
         """SHA-256 of the parameters and buffers, to record which weights made a result.
