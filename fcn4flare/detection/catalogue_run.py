@@ -122,8 +122,8 @@ def detect_many(
         ``@``: one path a line, relative paths taken from the list's folder, ``#`` comments).
         A file listed twice is searched once (with a warning).
     output : path-like, optional
-        Where the catalogue goes, written as the run streams (see the module's description):
-        a catalogue file (``flares.fits``) or a run directory (``survey/``; also any existing
+        Where the catalogue goes, written as the run streams (:doc:`/survey`): a catalogue
+        file (``flares.fits``) or a run directory (``survey/``; also any existing
         directory or path without a suffix). None: nothing is written, everything is kept
         in memory (``resume`` does not apply).
     format : {'ecsv', 'fits', 'parquet'} or str, optional
@@ -142,7 +142,7 @@ def detect_many(
     n_jobs : int
         Worker processes on this machine (spawned; each gets the model once); -1: one per
         CPU. Ignored with ``client``.
-    client : `distributed.Client` or str, optional
+    client : ``distributed.Client`` or str, optional
         A Dask client, or a scheduler's address (connected here and closed at the end): the
         groups of files are its tasks, the model is sent once to each worker (a worker
         plugin), a group lost with its worker is run again. Workers must see the files (and
@@ -150,8 +150,8 @@ def detect_many(
     progress : bool
         Show a tqdm progress bar (in files; the skipped ones count as done).
     group_size : int, optional
-        Files per group (one task, one part in the store); default
-        `~fcn4flare.detection.batch.FILES_PER_GROUP`.
+        Files per group (one task, one part in the store); default ``FILES_PER_GROUP``
+        of ``fcn4flare.detection.batch`` (8).
     recursive : bool
         Take the FITS files of directories' subdirectories too.
     model, threshold, rules, flux_column, quality_bitmask, plot_dir, device
@@ -198,6 +198,10 @@ def detect_many(
     ...     written = sorted(p.name for p in (Path(tmp) / "run").iterdir())
     >>> result.status["status"].tolist(), written
     (['failed'], ['status.ecsv'])
+
+    A survey directory on four processes; run again after a crash, it continues:
+
+    >>> result = detect_many("kepler_q9/", output="survey/", n_jobs=4)  # doctest: +SKIP
     """
     return _detect_many(
         sources, output=output, format=format, status_file=status_file, resume=resume,
@@ -357,8 +361,8 @@ def _read_list(path: Path, recursive: bool) -> list[str]:
         raise InputError(f"list of files {path} names no files.")
     folder = path.parent
     return [entry for name in names
-            for entry in _expand(name if os.path.isabs(name) else folder / name, recursive,
-                                 lists=False)]
+            for entry in _expand(name if os.path.isabs(name) else os.path.normpath(folder / name),
+                                 recursive, lists=False)]
 
 
 def _unique(files: Sequence[str]) -> list[str]:
@@ -460,6 +464,10 @@ def _file_plan(path: Path, format: str | None, status_file: Any, names: _Names) 
     if status_file is not None:
         status = Path(status_file)
         status_format = check_output(status, overwrite=True, label=names.status)
+        if status_format not in {astropy_format for astropy_format, _ in FORMATS.values()}:
+            raise InputError(f"{names.status} {status}: the status table must be ECSV, FITS "
+                             f"or Parquet (.ecsv, .fits, .parquet), which keep the settings "
+                             f"of the run.")
         if os.path.abspath(status) == os.path.abspath(path):
             raise InputError(f"{names.status} {status} is the catalogue itself.")
     store = path.parent / f".{path.name}{STORE_NAME}"
@@ -600,7 +608,7 @@ class _Store:
     def _clean(self) -> None:
         """Drop what a killed run left uncommitted; find the next part number."""
         committed = set()
-        for path in sorted(self.parts.glob("*.json")):
+        for path in self._markers():
             record = _read_json(path)
             flares = record.get("flares") if isinstance(record, dict) else "?"
             if record is None or (flares and not (self.parts / str(flares)).is_file()):
@@ -610,7 +618,7 @@ class _Store:
         for path in self.parts.iterdir():
             if path.name.startswith(".tmp-") or path.stem not in committed:
                 path.unlink()
-        self.seq = max((int(stem) for stem in committed if stem.isdigit()), default=0)
+        self.seq = max((int(stem) for stem in committed), default=0)
 
     def commit(self, outcomes: Sequence[batch._Outcome]) -> None:
         """Write one group's flares, then its status (the commit marker)."""
@@ -629,10 +637,14 @@ class _Store:
 
     def committed(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(part number, record)`` of every committed part, in order."""
-        for path in sorted(self.parts.glob("*.json")):
+        for path in self._markers():
             record = _read_json(path)
-            if record is not None and path.stem.isdigit():
+            if record is not None:
                 yield int(path.stem), record
+
+    def _markers(self) -> list[Path]:
+        """The commit markers, in order (``000001.json``; not the ``.tmp-`` ones)."""
+        return sorted(p for p in self.parts.glob("*.json") if p.stem.isdigit())
 
     def finish(self) -> None:
         """Remove the store, its manifest first (after it, the consolidated files stand)."""
