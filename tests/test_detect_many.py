@@ -298,6 +298,30 @@ def test_killed_between_catalogue_and_status(survey, threshold_model_dir, refere
     assert not _store(folder).exists()
 
 
+def test_killed_while_a_finished_run_grows(survey, threshold_model_dir, reference,
+                                           monkeypatch, tmp_path):
+    # The new catalogue is in place, the status table is still the earlier run's.
+    _, flares, status = reference
+    folder = tmp_path / "run"
+    files = sorted(str(p) for p in survey.iterdir())
+    _run(files[:12], threshold_model_dir, output=folder)
+    write = catalogue_run.write_table
+
+    def write_and_die(table, path, *args, **kwargs):
+        write(table, path, *args, **kwargs)
+        raise _Killed
+
+    monkeypatch.setattr(catalogue_run, "write_table", write_and_die)
+    with pytest.raises(_Killed):
+        _run(files, threshold_model_dir, output=folder)
+    monkeypatch.undo()
+    assert len(Table.read(folder / "status.ecsv")) == 12
+    resumed = _run(files, threshold_model_dir, output=folder)
+    assert set(resumed.status["status"]) == {"skipped"}
+    _assert_same_catalogue(FlareTable.read(folder / "flares.ecsv"), flares)
+    assert _status_rows(Table.read(folder / "status.ecsv")) == _status_rows(status)
+
+
 def test_an_interrupted_run_is_resumed_and_its_leftovers_dropped(survey, threshold_model_dir,
                                                                  reference, monkeypatch,
                                                                  tmp_path):

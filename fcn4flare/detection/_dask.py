@@ -87,7 +87,7 @@ def connect(client: Any) -> tuple[Any, bool]:
             raise InputError(
                 f"cannot reach the Dask scheduler at {address!r}: {type(err).__name__}: {err}"
             ) from None
-    if not (hasattr(client, "submit") and hasattr(client, "register_plugin")):
+    if not (hasattr(client, "submit") and hasattr(client, "unregister_worker_plugin")):
         raise InputError(
             f"client must be a distributed.Client or a scheduler address, got {client!r}."
         )
@@ -110,7 +110,11 @@ def stream_groups(
     if not payloads:
         return
     name = f"fcn4flare-{secrets.token_hex(6)}"
-    client.register_plugin(DetectorPlugin(detector, name), name=name)
+    plugin = DetectorPlugin(detector, name)
+    if hasattr(client, "register_plugin"):
+        client.register_plugin(plugin, name=name)
+    else:  # distributed < 2023.9
+        client.register_worker_plugin(plugin, name=name)
     futures = {}
     try:
         for k, payload in enumerate(payloads):
