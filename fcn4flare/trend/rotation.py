@@ -22,7 +22,7 @@ from scipy.ndimage import label
 
 from .._arrays import fill_by_interpolation
 from ..exceptions import InputError
-from .stellar import CLIP_SIGMA, _dilate, local_quadratic, running_median
+from .stellar import CLIP_SIGMA, _dilate, _local_quadratic, running_median
 
 __all__ = [
     "MIN_PERIOD",
@@ -285,6 +285,7 @@ def _segment_trend(y: np.ndarray, noise: float, period: float, rotations: int) -
     keep = finite
     trend = fallback
     rotation = _Rotations(y.size, period, rotations)
+    memo: dict = {}  # the smoothing's weights rarely change from round to round
     for round_ in range(_ITERATIONS):
         kept = np.where(keep, y, np.nan)
         teeth = rotation.teeth(kept)
@@ -292,7 +293,7 @@ def _segment_trend(y: np.ndarray, noise: float, period: float, rotations: int) -
                       else np.full(y.shape, np.nan))
         median = _median_of(teeth)
         prediction = np.where(np.isfinite(prediction), prediction, median)
-        prediction = local_quadratic(prediction, smooth)
+        prediction = _local_quadratic(prediction, smooth, memo=memo)
         trend = np.where(np.isfinite(prediction), prediction, fallback)
         residual = np.where(finite, y - trend, 0.0) / noise
         clip = CLIP_SIGMA * max(1.0, float(mad_std(residual[finite])))

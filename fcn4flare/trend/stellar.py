@@ -150,6 +150,18 @@ def local_quadratic(values: Any, window: int = TREND_WINDOW, weights: Any = None
     >>> local_quadratic(y, 7).round(9)  # the ends see fewer than 5 samples
     array([nan, nan, 0. , 1.5, 4. , 7.5, nan, nan])
     """
+    return _local_quadratic(values, window, weights)
+
+
+def _local_quadratic(values: Any, window: int, weights: Any = None,
+                     memo: dict | None = None) -> np.ndarray:
+    """`local_quadratic`; ``memo`` keeps what depends on the weights alone between calls.
+
+    A caller that fits one set of weights again and again (the rounds of the rotation trend,
+    whose weights rarely change) passes the same dict each time: the moments of the weights,
+    the cofactors and the determinant are then reused when the weights are equal to the last
+    ones, with the very same values.
+    """
     half = _check_window(window, "local_quadratic")
     y = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(y)
@@ -167,13 +179,20 @@ def local_quadratic(values: Any, window: int = TREND_WINDOW, weights: Any = None
     u = np.arange(-half, half + 1, dtype=np.float64) / half
 
     # Sums over the window of a[i + j] * u_j ** p: five moments of the weights, three of the
-    # weighted values, as one batched convolution (row by row the same as eight).
-    kernels = np.stack([(u**p)[::-1] for p in (0, 1, 2, 3, 4, 0, 1, 2)])
-    rows = np.stack([w, w, w, w, w, wy, wy, wy])
-    s0, s1, s2, s3, s4, t0, t1, t2 = oaconvolve(rows, kernels, mode="same", axes=-1)
-    det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
-    intercept = t0 * (s2 * s4 - s3 * s3) - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)
-    good = (s0 >= _MIN_WEIGHT) & (det > 1e-6 * np.maximum(s0, 1.0) ** 3)
+    # weighted values, each set as one batched convolution (row by row the same as one
+    # convolution per moment).
+    kernels = np.stack([(u**p)[::-1] for p in range(5)])
+    if memo is not None and memo.get("half") == half and np.array_equal(memo["w"], w):
+        s1, s2, s3, s4, cofactor, det, good = memo["fit"]
+    else:
+        s0, s1, s2, s3, s4 = oaconvolve(np.stack([w] * 5), kernels, mode="same", axes=-1)
+        cofactor = s2 * s4 - s3 * s3
+        det = s0 * cofactor - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
+        good = (s0 >= _MIN_WEIGHT) & (det > 1e-6 * np.maximum(s0, 1.0) ** 3)
+        if memo is not None:
+            memo.update(half=half, w=w, fit=(s1, s2, s3, s4, cofactor, det, good))
+    t0, t1, t2 = oaconvolve(np.stack([wy] * 3), kernels[:3], mode="same", axes=-1)
+    intercept = t0 * cofactor - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)
     out[good] = intercept[good] / det[good]
     return out
 
@@ -242,8 +261,9 @@ def flare_masked_trend(
     grow = max(2, half // 8)
     keep = finite
     trend = np.full(y.shape, fallback)
+    memo: dict = {}  # the mask often stops changing after the first rounds
     for _ in range(int(iterations)):
-        trend = local_quadratic(y, window, keep)
+        trend = _local_quadratic(y, window, keep, memo)
         trend = (fill_by_interpolation(trend) if np.isfinite(trend).any()
                  else np.full(y.shape, fallback))
         residual = np.where(finite, y - trend, 0.0) / noise
