@@ -146,8 +146,9 @@ def trend_with_rotation(values: Any, noise: float) -> StarTrend:
     `~fcn4flare.trend.QUIET_SCATTER` times ``noise`` (a star that varies faster than
     its running median can follow) and `~fcn4flare.trend.rotation_trend`, at the
     `~fcn4flare.trend.rotation_period`, leaves at most that, or at most `ROTATION_GAIN` times
-    the stellar trend's scatter, the rotation trend is returned; the stellar trend otherwise. This is the trend of the ``rotation_trend_noise_asinh``
-    input scaling, and the quiescent flux that flare tables are measured against.
+    the stellar trend's scatter, the rotation trend is returned; the stellar trend
+    otherwise. This is the trend of the ``rotation_trend_noise_asinh`` input scaling, and
+    the quiescent flux that flare tables are measured against.
 
     Parameters
     ----------
