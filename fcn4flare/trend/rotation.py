@@ -147,17 +147,20 @@ def _fourier_sums(tau: np.ndarray, weights: list[np.ndarray], f0: float, modulus
     size = scipy_fft.next_fast_len(last + count, real=False)
     k = np.arange(max(last + 1, count), dtype=np.int64)
     chirp = np.exp(1j * np.pi * ((k * k) % (2 * m)) / m)  # even in k
-    lags = np.zeros(size, dtype=np.complex128)  # lags 0 ... count - 1, then -last ... -1
-    lags[:count] = np.conj(chirp[:count])
-    lags[size - last :] = np.conj(chirp[last:0:-1])
-    kernel = scipy_fft.fft(lags)
+    kernel = np.zeros(size, dtype=np.complex128)  # lags 0 ... count - 1, then -last ... -1
+    kernel[:count] = np.conj(chirp[:count])
+    kernel[size - last :] = np.conj(chirp[last:0:-1])
+    kernel = scipy_fft.fft(kernel, overwrite_x=True)
     lead = np.exp(2j * np.pi * (factor * f0) * tau) * chirp[tau]
     tail = chirp[:count]
     sums = []
     for h in weights:
         a = np.zeros(size, dtype=np.complex128)
         a[tau] = h * lead
-        out = scipy_fft.ifft(scipy_fft.fft(a) * kernel)[:count] * tail
+        a = scipy_fft.fft(a, overwrite_x=True)
+        a *= kernel
+        out = scipy_fft.ifft(a, overwrite_x=True)[:count] * tail
+        del a
         sums.append((out.imag, out.real))
     return sums
 
