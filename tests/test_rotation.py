@@ -121,26 +121,6 @@ def test_trend_with_rotation_chooses_the_rotation_only_where_it_is_needed():
     assert np.isnan(trend_with_rotation(erratic, 1e-3).period)
 
 
-def test_trend_with_rotation_keeps_an_imperfect_rotation_trend_over_a_far_worse_stellar_one():
-    # Spots that change within a rotation (as on a K2 star with 3 % modulation): the rotation
-    # trend leaves a few noise units, the running median many times more; the old rule fell
-    # back to the running median and fed the rotation itself to the network.
-    from fcn4flare.trend import ROTATION_GAIN, trend_with_rotation
-    from fcn4flare.trend.choose import _stellar
-
-    rng = np.random.default_rng(11)
-    t = np.arange(4000)
-    amplitude = 1 + 0.25 * np.convolve(rng.standard_normal(t.size), np.ones(40) / np.sqrt(40),
-                                       "same")
-    flux = 0.02 * amplitude * np.sin(2 * np.pi * t / PERIOD) + 1e-3 * rng.standard_normal(t.size)
-    rotation = residual_scatter(flux, rotation_trend(flux, 1e-3), 1e-3)
-    stellar = residual_scatter(flux, _stellar(flux, 1e-3).trend, 1e-3)
-    assert QUIET_SCATTER < rotation <= ROTATION_GAIN * stellar
-    chosen = trend_with_rotation(flux, 1e-3)
-    assert chosen.branch == "rotation"
-    assert chosen.period == pytest.approx(PERIOD, rel=0.01)
-
-
 def test_model_input_counts_rotations_in_cadences_across_missing_rows():
     # Rows missing for half a period (as across a Kepler data gap) would flip the phase of
     # every later rotation if the trend counted rows instead of cadences.

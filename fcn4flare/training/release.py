@@ -270,7 +270,7 @@ def _read_evaluation(eval_dir: Path | None) -> dict[str, Any]:
 
 
 def _scaling_line(scaling: str) -> str:
-    from ..trend import BASELINE_WINDOW, QUIET_SCATTER, ROTATION_GAIN, TREND_WINDOW
+    from ..trend import BASELINE_WINDOW, QUIET_SCATTER, TREND_WINDOW
 
     noise = "robust point-to-point noise"
     what = {
@@ -287,8 +287,7 @@ def _scaling_line(scaling: str) -> str:
                              "(fcn4flare.trend.stellar_trend)",
         "rotation_trend_noise_asinh": "as trend_noise_asinh, except for stars whose trend "
                                       f"leaves more than {QUIET_SCATTER} times the noise (fast "
-                                      "rotators): there, if it leaves at most that or at most "
-                                      f"{ROTATION_GAIN} times the stellar trend's scatter, the "
+                                      "rotators): there, if it leaves at most that, the "
                                       "prediction of each sample from the rotations before and "
                                       "after it (fcn4flare.trend.rotation_trend), with the "
                                       "residual divided by its local robust scatter over one "
@@ -403,7 +402,7 @@ def _card(name: str, model: FCN4FlareModel, cfg: TrainingConfig, log: list[dict[
 
 
 def _scaling_limitations(scaling: str) -> list[str]:
-    from ..trend import BASELINE_WINDOW, QUIET_SCATTER, ROTATION_GAIN, TREND_WINDOW
+    from ..trend import BASELINE_WINDOW, QUIET_SCATTER, TREND_WINDOW
 
     lines: list[str] = []
     if scaling in ("trend_noise_asinh", "rotation_trend_noise_asinh"):
@@ -421,14 +420,11 @@ def _scaling_limitations(scaling: str) -> list[str]:
         ]
     if scaling == "rotation_trend_noise_asinh":
         lines += [
-            "- Where the spots change faster than the neighbouring rotations predict, the",
-            f"  rotation trend leaves more than {QUIET_SCATTER} times the noise; the residual is",
-            "  then divided by its local scatter, so a flare reaches the network smaller than",
-            "  on a quiet star and is missed more often; spot changes the trend does not",
-            "  predict can still be flagged. Stars that neither trend follows (rotation",
-            f"  residual above {QUIET_SCATTER} times the noise and above {ROTATION_GAIN} of the "
-            f"{BASELINE_WINDOW}-sample",
-            "  running median's) keep that running median.",
+            "- Fast rotators whose spots change faster than the neighbouring rotations predict",
+            f"  (residual above {QUIET_SCATTER} times the noise) keep the {BASELINE_WINDOW}-"
+            "sample running",
+            "  median, and flares on their steep spot slopes are missed more often. Where the",
+            "  rotation trend is used, spot changes it does not predict can still be flagged.",
         ]
     if scaling == "running_median_noise_asinh":
         lines += [

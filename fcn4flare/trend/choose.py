@@ -18,18 +18,12 @@ from ..exceptions import InputError
 from .rotation import MIN_PERIOD, rotation_period, rotation_trend
 from .stellar import QUIET_SCATTER, residual_scatter, running_median, stellar_trend
 
-__all__ = ["StarTrend", "TREND_METHODS", "ROTATION_GAIN", "estimate_trend",
-           "trend_with_rotation"]
+__all__ = ["StarTrend", "TREND_METHODS", "estimate_trend", "trend_with_rotation"]
 
 #: Trends `estimate_trend` knows: ``'rotation'`` (`trend_with_rotation`, the default),
 #: ``'stellar'`` (`~fcn4flare.trend.stellar_trend`) and ``'running_median'``
 #: (`~fcn4flare.trend.running_median` of `~fcn4flare.trend.BASELINE_WINDOW` samples).
 TREND_METHODS = ("rotation", "stellar", "running_median")
-#: `trend_with_rotation` takes a rotation trend that leaves more than
-#: `~fcn4flare.trend.QUIET_SCATTER` noise units when its residual scatter is at most this
-#: fraction of the stellar trend's (a spotted star whose spots evolve: on a K2 star with a
-#: 3 % modulation over 3 days, 3.3 noise units against the running median's 22).
-ROTATION_GAIN = 0.5
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -145,10 +139,9 @@ def trend_with_rotation(values: Any, noise: float) -> StarTrend:
     Where `~fcn4flare.trend.stellar_trend` leaves a residual whose robust scatter exceeds
     `~fcn4flare.trend.QUIET_SCATTER` times ``noise`` (a star that varies faster than
     its running median can follow) and `~fcn4flare.trend.rotation_trend`, at the
-    `~fcn4flare.trend.rotation_period`, leaves at most that, or at most `ROTATION_GAIN` times
-    the stellar trend's scatter, the rotation trend is returned; the stellar trend
-    otherwise. This is the trend of the ``rotation_trend_noise_asinh`` input scaling, and
-    the quiescent flux that flare tables are measured against.
+    `~fcn4flare.trend.rotation_period`, leaves at most that, the rotation trend is returned;
+    the stellar trend otherwise. This is the trend of the ``rotation_trend_noise_asinh``
+    input scaling, and the quiescent flux that flare tables are measured against.
 
     Parameters
     ----------
@@ -189,9 +182,7 @@ def trend_with_rotation(values: Any, noise: float) -> StarTrend:
     if not (np.isfinite(period) and period >= MIN_PERIOD):
         return chosen
     rotation = rotation_trend(y, noise, period)
-    scatter = residual_scatter(y, rotation, noise)
-    if scatter > QUIET_SCATTER and \
-            not scatter <= ROTATION_GAIN * residual_scatter(y, chosen.trend, noise):
+    if residual_scatter(y, rotation, noise) > QUIET_SCATTER:
         return chosen
     return StarTrend(rotation, float(period), float(noise), 1.0, "rotation")
 
