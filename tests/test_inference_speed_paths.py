@@ -263,12 +263,37 @@ def test_grid_power_is_astropys_lomb_scargle(n, period, gaps):
     finite = np.isfinite(y)
     index = np.flatnonzero(finite).astype(np.float64)
     values = y[finite] - np.mean(y[finite])
+    minimum = 1 / (0.1 * n)
     frequency, expected = LombScargle(index, values).autopower(
-        minimum_frequency=1 / (0.1 * n), maximum_frequency=1 / rotation.MIN_PERIOD,
+        minimum_frequency=minimum, maximum_frequency=1 / rotation.MIN_PERIOD,
         samples_per_peak=10)
-    power = rotation._grid_power(index, values, frequency)
+    df = 1.0 / (index[-1] - index[0]) / 10
+    count = 1 + int(np.round((1 / rotation.MIN_PERIOD - minimum) / df))
+    assert count == frequency.size
+    np.testing.assert_array_equal(minimum + df * np.arange(count), frequency)
+    power = rotation._grid_power(index, values, minimum, df, count)
     np.testing.assert_allclose(power, expected, rtol=1e-9, atol=1e-12)
-    assert np.argmax(power) == np.argmax(expected)
+    best, peak = rotation._grid_power(index, values, minimum, df, count, best_only=True)
+    assert best == np.argmax(expected) == np.argmax(power) and peak == power[best]
+
+
+def test_grid_power_in_blocks_is_the_same_power(monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 20_000
+    y = 0.01 * np.sin(2 * np.pi * np.arange(n) / 77.7) + 1e-3 * rng.standard_normal(n)
+    y[rng.random(n) < 0.02] = np.nan
+    index = np.flatnonzero(np.isfinite(y)).astype(np.float64)
+    values = y[np.isfinite(y)] - np.nanmean(y)
+    df = 1.0 / (index[-1] - index[0]) / 10
+    count = 1 + int(np.round((1 / 8 - 1 / (0.1 * n)) / df))
+    whole = rotation._grid_power(index, values, 1 / (0.1 * n), df, count)
+    monkeypatch.setattr(rotation, "_ONE_BLOCK", 1000)  # what a light curve of 2M samples does
+    monkeypatch.setattr(rotation, "_BLOCK", 3001)
+    monkeypatch.setattr(rotation, "_FORMULA_BLOCK", 700)
+    blocks = rotation._grid_power(index, values, 1 / (0.1 * n), df, count)
+    np.testing.assert_allclose(blocks, whole, rtol=1e-9, atol=1e-12)
+    best, peak = rotation._grid_power(index, values, 1 / (0.1 * n), df, count, best_only=True)
+    assert best == np.argmax(blocks) and peak == blocks[best]
 
 
 def test_median_of_is_nanmedian():

@@ -39,6 +39,7 @@ ROTATIONS = 2
 _MAX_PERIOD_FRACTION = 0.1
 _LONG_TREND_WINDOW = 801
 _ITERATIONS = 4
+_SAMPLES_PER_PEAK = 10
 
 
 def rotation_period(values: Any) -> tuple[float, float]:
@@ -79,32 +80,43 @@ def rotation_period(values: Any) -> tuple[float, float]:
     detrended = (y - running_median(y, _LONG_TREND_WINDOW))[finite]
     if not np.any(detrended != detrended[0]):
         return np.nan, np.nan
-    periodogram = LombScargle(index, detrended)
-    frequency = periodogram.autofrequency(
-        minimum_frequency=1.0 / longest, maximum_frequency=1.0 / MIN_PERIOD, samples_per_peak=10
-    )
-    power = _grid_power(index, detrended, frequency)
-    if power is None:  # what the line above stands in for, where it does not apply
+    minimum, maximum = 1.0 / longest, 1.0 / MIN_PERIOD
+    # LombScargle(index, detrended).autopower(minimum, maximum, samples_per_peak=10) searches
+    # minimum + df * arange(count); `_grid_power` gives the same answer without the grid.
+    df = 1.0 / (index[-1] - index[0]) / _SAMPLES_PER_PEAK
+    count = 1 + int(np.round((maximum - minimum) / df))
+    best = _grid_power(index, detrended, minimum, df, count, best_only=True)
+    if best is None:  # where the shortcut does not apply, astropy itself
+        periodogram = LombScargle(index, detrended)
+        frequency = periodogram.autofrequency(
+            minimum_frequency=minimum, maximum_frequency=maximum,
+            samples_per_peak=_SAMPLES_PER_PEAK)
         power = periodogram.power(frequency, assume_regular_frequency=True)
-    best = int(np.argmax(power))
-    return float(1.0 / frequency[best]), float(power[best])
+        j = int(np.argmax(power))
+        return float(1.0 / frequency[j]), float(power[j])
+    j, power = best
+    return float(1.0 / (minimum + df * j)), power
 
 
-def _grid_power(index: np.ndarray, y: np.ndarray, frequency: np.ndarray) -> np.ndarray | None:
+def _grid_power(index: np.ndarray, y: np.ndarray, f0: float, df: float, count: int, *,
+                best_only: bool = False) -> np.ndarray | tuple[int, float] | None:
     """The Lomb-Scargle power that `astropy.timeseries.LombScargle.autopower` gives, by FFT.
+
+    At the frequencies ``f0 + df * arange(count)`` (astropy's ``autofrequency`` grid);
+    ``best_only``: only where the power peaks (the first index of its maximum, as
+    `numpy.argmax`) and that power, without keeping the rest.
 
     ``autopower`` runs astropy's 'fast' method (more than 200 frequencies): floating-mean,
     standard normalisation, its trigonometric sums approximated by a non-uniform FFT. Here
     the times are grid indices and the frequencies a grid whose step is ``1 / M`` for a whole
     ``M`` (ten times the baseline), so those sums are discrete Fourier sums that ordinary FFTs
-    give exactly (`_fourier_sums`); the formulas after them are astropy's, term for term. The
+    give exactly (`_FourierSums`); the formulas after them are astropy's, term for term. The
     power agrees with astropy's to its approximation's error (relative 1e-12) in a fraction
     of the time. None where the shortcut does not apply (200 frequencies or fewer, where
     astropy sums directly; times off the grid): the caller then asks astropy.
     """
-    if frequency.size <= 200:
+    if count <= 200:
         return None
-    f0, df = float(frequency[0]), float(frequency[1] - frequency[0])
     modulus = int(round(1.0 / df))
     tau = np.rint(index - index.min()).astype(np.int64)
     if modulus % 2 or abs(modulus * df - 1.0) > 1e-9 or tau[-1] < 1 \
@@ -112,15 +124,56 @@ def _grid_power(index: np.ndarray, y: np.ndarray, frequency: np.ndarray) -> np.n
         return None
     w = np.full(y.size, 1.0 / y.size)  # astropy's weights without errors: 1 / N each
     y = y - np.dot(w, y)
-    (sh, ch), (s, c) = _fourier_sums(tau, [w * y, w], f0, modulus, 1, frequency.size)
-    ((s2, c2),) = _fourier_sums(tau, [w], f0, modulus, 2, frequency.size)
-    # From here on astropy's lombscargle_fast (fit_mean=True, normalization='standard').
+    yy = np.dot(w, y**2)
+    wy = w * y
+    w = float(w[0])  # the same value everywhere: multiplied as a number, not an array
+    del y
+    # One Bluestein convolution over all the frequencies while its FFTs stay short; beyond
+    # that, blocks of frequencies (FFTs a little longer than the light curve), which bounds
+    # the memory.
+    block = count if int(tau[-1]) + count <= _ONE_BLOCK else _BLOCK
+    starts = range(0, count, block)
+    doubled = _FourierSums(tau, modulus, 2, min(block, count))
+    s2_c2 = np.empty(count, dtype=np.complex128)
+    for start in starts:
+        s2_c2[start : start + block] = doubled([w], f0, start)[0][: count - start]
+    del doubled  # one kernel at a time
+    single = _FourierSums(tau, modulus, 1, min(block, count))
+    power = None if best_only else np.empty(count)
+    best, peak = 0, -np.inf
+    for start in starts:
+        size = min(block, count - start)
+        sh_ch, s_c = single([wy, w], f0, start)
+        for j in range(0, size, _FORMULA_BLOCK):  # element by element: blocks bound memory
+            part = slice(j, min(j + _FORMULA_BLOCK, size))
+            where = slice(start + part.start, start + part.stop)
+            values = _standard_power(sh_ch[part], s_c[part], s2_c2[where], yy)
+            if power is not None:
+                power[where] = values
+            else:
+                k = int(np.argmax(values))
+                if values[k] > peak or (np.isnan(values[k]) and not np.isnan(peak)):
+                    best, peak = where.start + k, float(values[k])
+        del sh_ch, s_c
+    return power if power is not None else (best, peak)
+
+
+#: Frequencies plus samples up to which `_grid_power` makes one convolution of all.
+_ONE_BLOCK = 1 << 21
+#: Frequencies per convolution beyond that, and per step of the power formula.
+_BLOCK = 1 << 20
+_FORMULA_BLOCK = 1 << 16
+
+
+def _standard_power(sh_ch: np.ndarray, s_c: np.ndarray, s2_c2: np.ndarray,
+                    yy: float) -> np.ndarray:
+    """astropy's ``lombscargle_fast`` from its sums (fit_mean, 'standard'), term for term."""
+    sh, ch, s, c, s2, c2 = sh_ch.imag, sh_ch.real, s_c.imag, s_c.real, s2_c2.imag, s2_c2.real
     tan_2omega_tau = (s2 - 2 * s * c) / (c2 - (c * c - s * s))
     s2w = tan_2omega_tau / np.sqrt(1 + tan_2omega_tau * tan_2omega_tau)
     c2w = 1 / np.sqrt(1 + tan_2omega_tau * tan_2omega_tau)
     cw = np.sqrt(0.5) * np.sqrt(1 + c2w)
     sw = np.sqrt(0.5) * np.sign(s2w) * np.sqrt(1 - c2w)
-    yy = np.dot(w, y**2)
     yc = ch * cw + sh * sw
     ys = sh * cw - ch * sw
     cc = 0.5 * (1 + c2 * c2w + s2 * s2w)
@@ -132,37 +185,58 @@ def _grid_power(index: np.ndarray, y: np.ndarray, frequency: np.ndarray) -> np.n
     return power
 
 
-def _fourier_sums(tau: np.ndarray, weights: list[np.ndarray], f0: float, modulus: int,
-                  factor: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(S, C)`` for each ``h`` in ``weights``: ``sum_n h_n exp(2 pi i f_j tau_n) = C + i S``.
+class _FourierSums:
+    """``sum_n h_n exp(2 pi i f_j tau_n)`` (``C + i S``) for ``block`` frequencies at a time.
 
-    ``f_j = factor * f0 + j / m`` with ``m = modulus / factor``, for ``j < count``, and
-    ``tau`` whole numbers from 0. Bluestein's identity ``j t = (j^2 + t^2 - (j - t)^2) / 2``
-    makes each sum one convolution, done by FFTs of a fast length just above
-    ``tau[-1] + count``; the chirps ``exp(i pi k^2 / m)`` take their phase from ``k^2 mod 2m``
-    in integers, so no phase loses precision however long the light curve.
+    ``f_j = factor * f0 + (start + j) / m`` with ``m = modulus / factor``, for
+    ``j < block``, and ``tau`` whole numbers from 0. Bluestein's identity
+    ``j t = (j^2 + t^2 - (j - t)^2) / 2`` makes each block one convolution, done by FFTs of a
+    fast length just above ``tau[-1] + block``; the chirps ``exp(i pi k^2 / m)`` and the
+    offsets ``exp(2 pi i start tau / m)`` take their phases from ``k^2 mod 2m`` and
+    ``start tau mod m`` in integers, so no phase loses precision however long the light curve.
+    The convolution kernel serves every block.
     """
-    m = modulus // factor
-    last = int(tau[-1])
-    size = scipy_fft.next_fast_len(last + count, real=False)
-    k = np.arange(max(last + 1, count), dtype=np.int64)
-    chirp = np.exp(1j * np.pi * ((k * k) % (2 * m)) / m)  # even in k
-    kernel = np.zeros(size, dtype=np.complex128)  # lags 0 ... count - 1, then -last ... -1
-    kernel[:count] = np.conj(chirp[:count])
-    kernel[size - last :] = np.conj(chirp[last:0:-1])
-    kernel = scipy_fft.fft(kernel, overwrite_x=True)
-    lead = np.exp(2j * np.pi * (factor * f0) * tau) * chirp[tau]
-    tail = chirp[:count]
-    sums = []
-    for h in weights:
-        a = np.zeros(size, dtype=np.complex128)
-        a[tau] = h * lead
-        a = scipy_fft.fft(a, overwrite_x=True)
-        a *= kernel
-        out = scipy_fft.ifft(a, overwrite_x=True)[:count] * tail
-        del a
-        sums.append((out.imag, out.real))
-    return sums
+
+    def __init__(self, tau: np.ndarray, modulus: int, factor: int, block: int):
+        self.tau, self.factor, self.block = tau, factor, block
+        self.m = modulus // factor
+        last = int(tau[-1])
+        self.size = scipy_fft.next_fast_len(last + block, real=False)
+        kernel = np.zeros(self.size, dtype=np.complex128)  # lags 0 ... block - 1, -last ... -1
+        step = _FORMULA_BLOCK * 4
+        for first in range(0, block, step):  # in pieces, as in __call__
+            lags = np.arange(first, min(first + step, block), dtype=np.int64)
+            kernel[first : first + lags.size] = np.conj(self._chirp(lags))
+        for first in range(1, last + 1, step):  # lag -k sits at size - k
+            lags = np.arange(first, min(first + step, last + 1), dtype=np.int64)
+            kernel[self.size - lags] = np.conj(self._chirp(lags))
+        self.kernel = scipy_fft.fft(kernel, overwrite_x=True)
+        self.tail = kernel[:0]  # made on first use
+
+    def _chirp(self, k: np.ndarray) -> np.ndarray:
+        return np.exp(1j * np.pi * ((k * k) % (2 * self.m)) / self.m)  # even in k
+
+    def __call__(self, weights: list[np.ndarray | float], f0: float, start: int
+                 ) -> list[np.ndarray]:
+        """``C + i S`` of each ``h`` in ``weights`` (an array, or one value for all samples)
+        for the frequencies ``start ... start + block``."""
+        tau, m, step = self.tau, self.m, _FORMULA_BLOCK * 4
+        if not self.tail.size:
+            self.tail = self._chirp(np.arange(self.block, dtype=np.int64))
+        sums = []
+        for h in weights:
+            a = np.zeros(self.size, dtype=np.complex128)
+            for first in range(0, tau.size, step):  # in pieces: no array of the light curve's
+                part = tau[first : first + step]     # length beyond those given
+                lead = np.exp(2j * np.pi * (self.factor * f0) * part) * self._chirp(part)
+                if start:
+                    lead *= np.exp(2j * np.pi * ((start * part) % m) / m)
+                a[part] = (h if np.ndim(h) == 0 else h[first : first + step]) * lead
+            a = scipy_fft.fft(a, overwrite_x=True)
+            a *= self.kernel
+            sums.append(scipy_fft.ifft(a, overwrite_x=True)[: self.block] * self.tail)
+            del a
+        return sums
 
 
 def rotation_trend(
