@@ -76,18 +76,19 @@ def rotation_period(values: Any) -> tuple[float, float]:
     longest = _MAX_PERIOD_FRACTION * y.size
     if longest < MIN_PERIOD or finite.sum() < 10 * MIN_PERIOD:
         return np.nan, np.nan
-    index = np.flatnonzero(finite).astype(np.float64)
+    cadence = np.flatnonzero(finite)
     detrended = (y - running_median(y, _LONG_TREND_WINDOW))[finite]
     if not np.any(detrended != detrended[0]):
         return np.nan, np.nan
     minimum, maximum = 1.0 / longest, 1.0 / MIN_PERIOD
-    # LombScargle(index, detrended).autopower(minimum, maximum, samples_per_peak=10) searches
-    # minimum + df * arange(count); `_grid_power` gives the same answer without the grid.
-    df = 1.0 / (index[-1] - index[0]) / _SAMPLES_PER_PEAK
+    # LombScargle(index, detrended).autopower(minimum, maximum, samples_per_peak=10), with the
+    # cadences as float times, searches minimum + df * arange(count); `_grid_power` gives the
+    # same answer without making that grid.
+    df = 1.0 / (float(cadence[-1]) - float(cadence[0])) / _SAMPLES_PER_PEAK
     count = 1 + int(np.round((maximum - minimum) / df))
-    best = _grid_power(index, detrended, minimum, df, count, best_only=True)
+    best = _grid_power(cadence, detrended, minimum, df, count, best_only=True)
     if best is None:  # where the shortcut does not apply, astropy itself
-        periodogram = LombScargle(index, detrended)
+        periodogram = LombScargle(cadence.astype(np.float64), detrended)
         frequency = periodogram.autofrequency(
             minimum_frequency=minimum, maximum_frequency=maximum,
             samples_per_peak=_SAMPLES_PER_PEAK)
@@ -118,9 +119,13 @@ def _grid_power(index: np.ndarray, y: np.ndarray, f0: float, df: float, count: i
     if count <= 200:
         return None
     modulus = int(round(1.0 / df))
-    tau = np.rint(index - index.min()).astype(np.int64)
-    if modulus % 2 or abs(modulus * df - 1.0) > 1e-9 or tau[-1] < 1 \
-            or not np.array_equal(tau, index - index.min()):
+    if np.issubdtype(index.dtype, np.integer):
+        tau = index - index[0]
+    else:
+        tau = np.rint(index - index.min()).astype(np.int64)
+        if not np.array_equal(tau, index - index.min()):
+            return None
+    if modulus % 2 or abs(modulus * df - 1.0) > 1e-9 or tau[-1] < 1:
         return None
     w = np.full(y.size, 1.0 / y.size)  # astropy's weights without errors: 1 / N each
     y = y - np.dot(w, y)
@@ -160,8 +165,8 @@ def _grid_power(index: np.ndarray, y: np.ndarray, f0: float, df: float, count: i
 
 #: Frequencies plus samples up to which `_grid_power` makes one convolution of all.
 _ONE_BLOCK = 1 << 21
-#: Frequencies per convolution beyond that, and per step of the power formula.
-_BLOCK = 1 << 20
+#: Frequencies per convolution beyond that; frequencies per step of the power formula.
+_BLOCK = 1 << 19
 _FORMULA_BLOCK = 1 << 16
 
 
