@@ -375,7 +375,7 @@ class Evaluation:
                        Column("brier_scaled", "Brier (T)", ".5f"),
                        Column("temperature", "T (val)", ".3f")],
                       note=f"ECE: {calib.N_BINS} equal-width bins on [0, 1], sum of "
-                           "(n_b / N) |flare fraction - mean probability| over the scored "
+                           "(n_b / N) abs(flare fraction - mean probability) over the scored "
                            "samples; dominated by the many quiet samples at low probability "
                            "(see png/reliability.png). T (val): the temperature fitted on "
                            "that family's validation set alone ('all': the pooled one, used "

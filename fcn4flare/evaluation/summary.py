@@ -30,7 +30,7 @@ def summary_markdown(tables: Sequence[Table], targets: dict[str, float] | None =
         The tables of one run (``Evaluation.tables``), found by name.
     targets : dict, optional
         ``clear_recall``, ``dice``, ``split``, ``false_per_30d`` targets to print beside the
-        numbers (defaults: those of `fcn4flare.evaluation.protocol`).
+        numbers (defaults: those of ``fcn4flare.evaluation.protocol``).
 
     Returns
     -------
