@@ -15,16 +15,21 @@ process:
 * **samples/s**: the median of ``--repeats`` timed calls after one warm-up call (a single
   timed call, after a warm-up on a short light curve, at 2M samples);
 * **of limit**: that rate times the network's FLOP per sample (counted from the model's
-  configuration) over the float32 matmul rate measured in the same run (``torch.mm`` of
-  2048 x 2048, median of 20, at the same thread count, before and after the table); the
-  network cannot run faster than 100 % of it;
+  configuration) over the float32 matmul rate measured in the same run (2048 x 2048, the
+  larger of ``torch.mm``'s and oneDNN's, median of 20, at the same thread count, before and
+  after the table);
 * **pre+post**: for ``end to end``, the share of the time not spent in the network (1 minus
   the network's time over the end-to-end time of the same light curves);
-* **peak RSS**: the process's peak resident set size (``resource.getrusage``) and, in
-  brackets, what the measured calls added to the resident set before them; the processes
-  run with glibc's ``MALLOC_MMAP_THRESHOLD_=65536`` so that freed blocks go back to the
-  system and the peak follows the memory in use (``--malloc-mmap-threshold 0``: glibc's
-  default).
+* **peak RSS**: the process's peak resident set size during the measured calls
+  (``resource.getrusage``, after resetting the peak through ``/proc/self/clear_refs`` on
+  Linux, so that making the simulated light curves does not count; elsewhere the peak of the
+  whole process) and, in brackets, what the calls added to the resident set before them:
+  Python, PyTorch, lightkurve, the model and the light curves themselves are in the first
+  number, not in the second. The processes run with glibc's default allocator settings:
+  ``--malloc-mmap-threshold 65536`` makes freed blocks go back to the system at once (the
+  peak then follows the memory in use more closely), but every large tensor is then mapped
+  afresh and the network ran three times slower, so the rates of such a run are not
+  representative.
 
 Then AltaiPony 2.1.2 (``detrend("savgol")`` + ``find_flares()``, run by
 ``benchmarks/peers/run_altaipony.py`` in its own environment) on the same 30k-sample light
@@ -123,21 +128,33 @@ def network_flop_per_sample(config) -> float:
 
 
 def matmul_gflops(threads: int, size: int = 2048, repeats: int = 20) -> float:
-    """Median float32 ``torch.mm`` rate (GFLOP/s) of two ``size`` x ``size`` matrices."""
+    """Best float32 matrix-product rate (GFLOP/s): ``size`` x ``size`` by ``size`` x ``size``.
+
+    The larger of the medians of ``torch.mm`` (the BLAS PyTorch is built with) and of the
+    same product as a 1x1 channels-last convolution (oneDNN, what the network runs on): on
+    some CPUs the BLAS takes a slower code path than oneDNN does.
+    """
     import torch
+    from torch.nn import functional as F
 
     torch.set_num_threads(threads)
     a = torch.randn(size, size)
     b = torch.randn(size, size)
     out = torch.empty(size, size)
-    for _ in range(3):
-        torch.mm(a, b, out=out)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b, out=out)
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
+    x = a.t().contiguous().view(1, size, 1, size).contiguous(memory_format=torch.channels_last)
+    w = b.t().contiguous().view(size, size, 1, 1).contiguous(memory_format=torch.channels_last)
+    rates = []
+    for product in (lambda: torch.mm(a, b, out=out), lambda: F.conv2d(x, w)):
+        with torch.inference_mode():
+            for _ in range(3):
+                product()
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                product()
+                times.append(time.perf_counter() - start)
+        rates.append(2 * size**3 / statistics.median(times) / 1e9)
+    return max(rates)
 
 
 # --------------------------------------------------------------------------- child
@@ -157,6 +174,16 @@ def _rss_now_mib() -> float:
 def _max_rss_mib() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def _reset_peak() -> bool:
+    """Start the peak resident set size afresh (Linux: ``5 > /proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _release_freed_memory() -> None:
@@ -211,6 +238,7 @@ def child(kind: str, n_points: int, count: int, model: str | None, repeats: int,
         repeats = 1
     _release_freed_memory()
     rss_before = _rss_now_mib()
+    reset = _reset_peak()  # the peak of the measured calls, not of making the light curves
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -220,7 +248,8 @@ def child(kind: str, n_points: int, count: int, model: str | None, repeats: int,
     peak = _max_rss_mib()
     return {"kind": kind, "n_points": n_points, "count": count, "samples": samples,
             "times": times, "rate": samples / statistics.median(times),
-            "rss_before_mib": rss_before, "peak_rss_mib": peak, "branches": branches,
+            "rss_before_mib": rss_before, "peak_rss_mib": peak, "peak_reset": reset,
+            "branches": branches,
             "fcn4flare": fcn4flare.__version__}
 
 
@@ -417,9 +446,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-batched", action="store_true", help="single light curves only")
     parser.add_argument("--skip-altaipony", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
-    parser.add_argument("--malloc-mmap-threshold", type=int, default=65536, metavar="BYTES",
+    parser.add_argument("--malloc-mmap-threshold", type=int, default=0, metavar="BYTES",
                         help="MALLOC_MMAP_THRESHOLD_ of the measuring processes (glibc); 0 "
-                        "keeps the allocator's default [65536]")
+                        "keeps the allocator's default [0]")
     parser.add_argument("--compare-evaluation", action="store_true",
                         help="instead: the folded network against the model's own forward "
                         "pass on the evaluation's light curves (probabilities, flare tables)")
@@ -444,7 +473,8 @@ def main(argv: list[str] | None = None) -> None:
     before = matmul_gflops(args.threads)
     print(f"model: {args.model or 'shipped default'} (hidden {config.hidden_dim}, depth "
           f"{config.depth}, kernel {config.kernel_size}): {flop / 1e6:.3f} MFLOP per sample")
-    print(f"float32 matmul (torch.mm 2048^2, {args.threads} threads): {before:.1f} GFLOP/s, "
+    print(f"float32 matmul (2048^2, best of torch.mm and oneDNN, {args.threads} threads): "
+          f"{before:.1f} GFLOP/s, "
           f"so the network's float32 limit is {before * 1e9 / flop:,.0f} samples/s\n")
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
