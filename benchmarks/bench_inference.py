@@ -30,12 +30,9 @@ are pessimistic, and the output says so.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -43,6 +40,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from _memory import max_rss_mib, release_freed_memory, rss_now_mib
 
 __all__ = ["simulated_light_curve", "main"]
 
@@ -121,30 +119,8 @@ def _describe(model) -> str:
 # --------------------------------------------------------------------------- memory
 
 
-def _rss_now_mib() -> float | None:
-    """Current resident set size (Linux only), MiB."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
-def _release_freed_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the OS (glibc), for a clean baseline."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _max_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
 
 
 def memory_child(model: str | None, n_points: int, chunk_size: int | None, threads: int) -> dict:
@@ -159,16 +135,16 @@ def memory_child(model: str | None, n_points: int, chunk_size: int | None, threa
     lc = simulated_light_curve(n_points)
     kwargs = {} if chunk_size is None else {"chunk_size": chunk_size}
     lc[:1000].flares.detect(model=net, **kwargs)  # first-call costs (imports, caches)
-    _release_freed_memory()
-    rss_before, max_before = _rss_now_mib(), _max_rss_mib()
+    release_freed_memory()
+    rss_before, max_before = rss_now_mib(), max_rss_mib()
 
     start = time.perf_counter()
     flares = lc.flares.detect(model=net, **kwargs)
     wall = time.perf_counter() - start
-    max_after = _max_rss_mib()
+    max_after = max_rss_mib()
 
     del flares
-    _release_freed_memory()
+    release_freed_memory()
     tracemalloc.start()
     start = time.perf_counter()
     lc.flares.detect(model=net, **kwargs)

@@ -53,12 +53,9 @@ pessimistic, and the ratios to the matmul rate (measured alongside) move less th
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -67,6 +64,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import max_rss_mib, release_freed_memory, rss_now_mib
 
 __all__ = ["fast_rotator", "network_flop_per_sample", "matmul_gflops", "compare_on_evaluation",
            "main"]
@@ -160,20 +158,8 @@ def matmul_gflops(threads: int, size: int = 2048, repeats: int = 20) -> float:
 # --------------------------------------------------------------------------- child
 
 
-def _rss_now_mib() -> float:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
-def _max_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _reset_peak() -> bool:
@@ -186,12 +172,6 @@ def _reset_peak() -> bool:
         return False
 
 
-def _release_freed_memory() -> None:
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _curves(n_points: int, count: int) -> list:
@@ -236,8 +216,8 @@ def child(kind: str, n_points: int, count: int, model: str | None, repeats: int,
         call()  # warm-up at this size
     else:
         repeats = 1
-    _release_freed_memory()
-    rss_before = _rss_now_mib()
+    release_freed_memory()
+    rss_before = rss_now_mib()
     reset = _reset_peak()  # the peak of the measured calls, not of making the light curves
     times = []
     for _ in range(repeats):
@@ -245,7 +225,7 @@ def child(kind: str, n_points: int, count: int, model: str | None, repeats: int,
         result = call()
         times.append(time.perf_counter() - start)
         del result
-    peak = _max_rss_mib()
+    peak = max_rss_mib()
     return {"kind": kind, "n_points": n_points, "count": count, "samples": samples,
             "times": times, "rate": samples / statistics.median(times),
             "rss_before_mib": rss_before, "peak_rss_mib": peak, "peak_reset": reset,
