@@ -60,14 +60,18 @@ def summary_markdown(tables: Sequence[Table], targets: dict[str, float] | None =
 
     def add(label: str, table: str, where: Callable[[dict[str, Any]], bool],
             value: Callable[[dict[str, Any]], str], target: str = "",
-            methods_here: Sequence[str] | None = None) -> None:
+            fcn_only: str | None = DEFAULT_METHOD) -> None:
         if table not in by_name:
             return
+        # fcn_only: the fcn4flare column is read from that method's rows (None: rows without
+        # a method column) and the peers' columns stay empty
+        sources = {DEFAULT_METHOD: fcn_only} if fcn_only != DEFAULT_METHOD else \
+            {m: m for m in methods}
         cells = {}
-        for method in methods_here or methods:
+        for column, method in sources.items():
             row = next((r for r in by_name[table].rows
                         if r.get("method") == method and where(r)), None)
-            cells[method] = MISSING if row is None else value(row)
+            cells[column] = MISSING if row is None else value(row)
         if any(v != MISSING for v in cells.values()):
             rows.append((label, cells, target))
 
@@ -84,7 +88,7 @@ def summary_markdown(tables: Sequence[Table], targets: dict[str, float] | None =
         lambda r: _number(r.get("dice")), f">= {goal['dice']:.2f}")
     add("injections: average precision (probability)", "injection",
         lambda r: r["file"] == "all", lambda r: _number(r.get("average_precision")),
-        methods_here=[RAW_METHOD])
+        fcn_only=RAW_METHOD)
     add("injections: recovered flares split into several rows", "targets",
         lambda r: r["file"] == "all", lambda r: _percent(r.get("split")),
         f"< {100 * goal['split']:.0f} %")
@@ -102,18 +106,17 @@ def summary_markdown(tables: Sequence[Table], targets: dict[str, float] | None =
         lambda r: _number(r.get("f1")))
     add("simulated test sets: average precision (probability)", "simulated_test",
         lambda r: r["family"] == "all", lambda r: _number(r.get("average_precision")),
-        methods_here=[RAW_METHOD])
+        fcn_only=RAW_METHOD)
     add("simulated test sets: expected calibration error (raw / temperature-scaled)",
         "calibration", lambda r: r["family"] == "all",
         lambda r: f"{_number(r.get('ece'), '.4f')} / {_number(r.get('ece_scaled'), '.4f')}",
-        methods_here=[None])  # the calibration table has no method column
+        fcn_only=None)
 
     shown = [m for m in methods if any(cells.get(m, MISSING) != MISSING for _, cells, _ in rows)]
     header = ["measurement", *(_method_label(m) for m in shown), "target"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, cells, target in rows:
-        values = [cells.get(m, cells.get(RAW_METHOD, cells.get(None, MISSING)))
-                  if m == DEFAULT_METHOD else cells.get(m, MISSING) for m in shown]
+        values = [cells.get(m, MISSING) for m in shown]
         lines.append("| " + " | ".join([label, *values, target]) + " |")
     return "\n".join(lines)
 
