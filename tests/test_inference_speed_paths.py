@@ -296,6 +296,34 @@ def test_grid_power_in_blocks_is_the_same_power(monkeypatch):
     assert best == np.argmax(blocks) and peak == blocks[best]
 
 
+
+def test_grid_power_overwriting_its_inputs_gives_the_same_power():
+    rng = np.random.default_rng(8)
+    n = 6_000
+    y = 0.01 * np.sin(2 * np.pi * np.arange(n) / 41.3) + 1e-3 * rng.standard_normal(n)
+    y[rng.random(n) < 0.03] = np.nan
+    index = np.flatnonzero(np.isfinite(y)) + 3  # integer cadences, not from zero
+    values = y[np.isfinite(y)] - 0.2
+    df = 1.0 / (index[-1] - index[0]) / 10
+    count = 1 + int(np.round((1 / 8 - 1 / (0.1 * n)) / df))
+    kept_index, kept_values = index.copy(), values.copy()
+    expected = rotation._grid_power(index, values, 1 / (0.1 * n), df, count, best_only=True)
+    np.testing.assert_array_equal(index, kept_index)  # by default the inputs are left alone
+    np.testing.assert_array_equal(values, kept_values)
+    assert rotation._grid_power(index, values, 1 / (0.1 * n), df, count, best_only=True,
+                                overwrite=True) == expected
+    assert not np.array_equal(values, kept_values)  # used as scratch
+
+
+def test_rotation_period_leaves_its_input_alone():
+    rng = np.random.default_rng(9)
+    y = 0.01 * np.sin(2 * np.pi * np.arange(5_000) / 63.0) + 1e-3 * rng.standard_normal(5_000)
+    y[100:140] = np.nan
+    kept = y.copy()
+    period, _ = rotation.rotation_period(y)
+    assert abs(period - 63.0) < 0.5
+    np.testing.assert_array_equal(y, kept)
+
 def test_median_of_is_nanmedian():
     rng = np.random.default_rng(0)
     teeth = np.round(rng.standard_normal((4, 20_000)), 2)

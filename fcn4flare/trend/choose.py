@@ -120,8 +120,7 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
         )
     values = np.asarray(flux, dtype=np.float64)
     relative = divide_by_median(values)
-    finite = values[np.isfinite(values)]
-    median = float(np.median(finite))
+    median = float(np.median(values[np.isfinite(values)]))
     noise = point_to_point_noise(relative)
     if method == "running_median" or not (np.isfinite(noise) and noise > 0):
         return StarTrend(running_median(relative), np.nan, noise, median, "running_median")

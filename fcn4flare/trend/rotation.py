@@ -77,7 +77,10 @@ def rotation_period(values: Any) -> tuple[float, float]:
     if longest < MIN_PERIOD or finite.sum() < 10 * MIN_PERIOD:
         return np.nan, np.nan
     cadence = np.flatnonzero(finite)
-    detrended = (y - running_median(y, _LONG_TREND_WINDOW))[finite]
+    detrended = running_median(y, _LONG_TREND_WINDOW)
+    np.subtract(y, detrended, out=detrended)
+    detrended = detrended[finite]
+    del finite
     if not np.any(detrended != detrended[0]):
         return np.nan, np.nan
     minimum, maximum = 1.0 / longest, 1.0 / MIN_PERIOD
@@ -86,7 +89,8 @@ def rotation_period(values: Any) -> tuple[float, float]:
     # same answer without making that grid.
     df = 1.0 / (float(cadence[-1]) - float(cadence[0])) / _SAMPLES_PER_PEAK
     count = 1 + int(np.round((maximum - minimum) / df))
-    best = _grid_power(cadence, detrended, minimum, df, count, best_only=True)
+    best = _grid_power(cadence, detrended, minimum, df, count, best_only=True,
+                       overwrite=True)
     if best is None:  # where the shortcut does not apply, astropy itself
         periodogram = LombScargle(cadence.astype(np.float64), detrended)
         frequency = periodogram.autofrequency(
@@ -100,7 +104,8 @@ def rotation_period(values: Any) -> tuple[float, float]:
 
 
 def _grid_power(index: np.ndarray, y: np.ndarray, f0: float, df: float, count: int, *,
-                best_only: bool = False) -> np.ndarray | tuple[int, float] | None:
+                best_only: bool = False, overwrite: bool = False
+                ) -> np.ndarray | tuple[int, float] | None:
     """The Lomb-Scargle power that `astropy.timeseries.LombScargle.autopower` gives, by FFT.
 
     At the frequencies ``f0 + df * arange(count)`` (astropy's ``autofrequency`` grid);
@@ -115,22 +120,27 @@ def _grid_power(index: np.ndarray, y: np.ndarray, f0: float, df: float, count: i
     power agrees with astropy's to its approximation's error (relative 1e-12) in a fraction
     of the time. None where the shortcut does not apply (200 frequencies or fewer, where
     astropy sums directly; times off the grid): the caller then asks astropy.
+    ``overwrite``: ``index`` and ``y`` may be used as scratch (then undefined).
     """
     if count <= 200:
         return None
     modulus = int(round(1.0 / df))
+    if modulus % 2 or abs(modulus * df - 1.0) > 1e-9 or not index[-1] - index[0] >= 1:
+        return None
     if np.issubdtype(index.dtype, np.integer):
-        tau = index - index[0]
+        tau = index if overwrite else index.copy()
+        tau -= index[0]
     else:
         tau = np.rint(index - index.min()).astype(np.int64)
         if not np.array_equal(tau, index - index.min()):
             return None
-    if modulus % 2 or abs(modulus * df - 1.0) > 1e-9 or tau[-1] < 1:
-        return None
     w = np.full(y.size, 1.0 / y.size)  # astropy's weights without errors: 1 / N each
-    y = y - np.dot(w, y)
+    if overwrite:
+        y -= np.dot(w, y)
+    else:
+        y = y - np.dot(w, y)
     yy = np.dot(w, y**2)
-    wy = w * y
+    wy = np.multiply(w, y, out=y)
     w = float(w[0])  # the same value everywhere: multiplied as a number, not an array
     del y
     # One Bluestein convolution over all the frequencies while its FFTs stay short; beyond
@@ -225,7 +235,7 @@ class _FourierSums:
                  ) -> list[np.ndarray]:
         """``C + i S`` of each ``h`` in ``weights`` (an array, or one value for all samples)
         for the frequencies ``start ... start + block``."""
-        tau, m, step = self.tau, self.m, _FORMULA_BLOCK * 4
+        tau, m, step = self.tau, self.m, _FORMULA_BLOCK
         if not self.tail.size:
             self.tail = self._chirp(np.arange(self.block, dtype=np.int64))
         sums = []
