@@ -480,3 +480,29 @@ def test_old_module_paths_warn_and_still_work():
         assert value is getattr(importlib.import_module(new), name)
     with pytest.raises(AttributeError):
         _ = importlib.import_module("fcn4flare.preprocessing").nothing_here
+
+
+def test_catalog_exports_its_fit_on_first_use():
+    import subprocess
+    import sys
+
+    from fcn4flare import catalog
+    from fcn4flare.catalog import fit
+
+    assert set(fit.__all__) <= set(catalog.__all__)
+    for name in catalog.__all__:
+        assert getattr(catalog, name) is not None
+    assert catalog.fit_flare is fit.fit_flare and "fit_flare" in dir(catalog)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        catalog.nothing  # noqa: B018
+    # A detection without vetting never loads the template fit (nor SciPy's optimisers).
+    code = ("import sys, numpy as np, lightkurve as lk, fcn4flare;"
+            "t = np.arange(3000) / 720;"
+            "f = 1 + 1e-3 * np.random.default_rng(0).normal(size=t.size);"
+            "f[1500:1510] += 0.05 * np.exp(-np.arange(10) / 3);"
+            "flares = lk.LightCurve(time=t, flux=f).flares.detect();"
+            "print(len(flares), 'fcn4flare.catalog.fit' in sys.modules)")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                          text=True, check=True)
+    n_flares, loaded = done.stdout.split()[-2:]
+    assert int(n_flares) >= 1 and loaded == "False"

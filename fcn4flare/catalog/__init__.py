@@ -3,7 +3,13 @@ on the pipeline's plain arrays here, once.
 
 `fcn4flare.catalog.writer` is the one writer of the package: every file it writes (catalogues,
 plots) goes to a temporary name and is renamed into place once complete.
+
+`fit_flare` and `FlareFit` (`fcn4flare.catalog.fit`, with SciPy's optimisers) load on first
+use: a detection without vetting never needs them.
 """
+
+import importlib
+from typing import Any
 
 from . import writer  # noqa: F401
 from .characterize import *  # noqa: F401,F403
@@ -12,9 +18,21 @@ from .energy import *  # noqa: F401,F403
 from .energy import __all__ as _energy_all
 from .ffd import *  # noqa: F401,F403
 from .ffd import __all__ as _ffd_all
-from .fit import *  # noqa: F401,F403
-from .fit import __all__ as _fit_all
 from .table import *  # noqa: F401,F403
 from .table import __all__ as _table_all
 
+_fit_all = ["FlareFit", "fit_flare"]  # fcn4flare.catalog.fit.__all__ (tested)
+
 __all__ = [*_table_all, *_characterize_all, *_energy_all, *_ffd_all, *_fit_all]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _fit_all:
+        value = getattr(importlib.import_module("fcn4flare.catalog.fit"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fcn4flare.catalog' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_fit_all})
