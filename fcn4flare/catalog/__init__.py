@@ -4,7 +4,7 @@ on the pipeline's plain arrays here, once.
 `fcn4flare.catalog.writer` is the one writer of the package: every file it writes (catalogues,
 plots) goes to a temporary name and is renamed into place once complete.
 
-`fit_flare` and `FlareFit` (`fcn4flare.catalog.fit`, with SciPy's optimisers) load on first
+`fit_flare` and `FlareFit` (``fcn4flare.catalog.fit``, with SciPy's optimisers) load on first
 use: a detection without vetting never needs them.
 """
 
