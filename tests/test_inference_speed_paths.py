@@ -294,6 +294,15 @@ def test_grid_power_in_blocks_is_the_same_power(monkeypatch):
     np.testing.assert_allclose(blocks, whole, rtol=1e-9, atol=1e-12)
     best, peak = rotation._grid_power(index, values, 1 / (0.1 * n), df, count, best_only=True)
     assert best == np.argmax(blocks) and peak == blocks[best]
+    monkeypatch.setattr(rotation, "_SPAN", 3_000)  # the times in pieces too, one of them empty
+    gappy = index[(index < 4_000) | (index >= 12_000)]
+    keep = np.isin(index, gappy)
+    expected = LombScargle(gappy, values[keep]).power(
+        1 / (0.1 * n) + df * np.arange(count), assume_regular_frequency=True)
+    pieces = rotation._grid_power(gappy, values[keep], 1 / (0.1 * n), df, count)
+    np.testing.assert_allclose(pieces, expected, rtol=1e-9, atol=1e-12)
+    pieces = rotation._grid_power(index, values, 1 / (0.1 * n), df, count)
+    np.testing.assert_allclose(pieces, whole, rtol=1e-9, atol=1e-12)
 
 
 

@@ -144,16 +144,18 @@ def _grid_power(index: np.ndarray, y: np.ndarray, f0: float, df: float, count: i
     w = float(w[0])  # the same value everywhere: multiplied as a number, not an array
     del y
     # One Bluestein convolution over all the frequencies while its FFTs stay short; beyond
-    # that, blocks of frequencies (FFTs a little longer than the light curve), which bounds
-    # the memory.
-    block = count if int(tau[-1]) + count <= _ONE_BLOCK else _BLOCK
+    # that, blocks of frequencies and the times in pieces of _SPAN lags (FFTs of _BLOCK +
+    # _SPAN), which bounds the memory.
+    one = int(tau[-1]) + count <= _ONE_BLOCK
+    block = count if one else _BLOCK
+    span = None if one or int(tau[-1]) < _SPAN else _SPAN
     starts = range(0, count, block)
-    doubled = _FourierSums(tau, modulus, 2, min(block, count))
+    doubled = _FourierSums(tau, modulus, 2, min(block, count), span)
     s2_c2 = np.empty(count, dtype=np.complex128)
     for start in starts:
         s2_c2[start : start + block] = doubled([w], f0, start)[0][: count - start]
     del doubled  # one kernel at a time
-    single = _FourierSums(tau, modulus, 1, min(block, count))
+    single = _FourierSums(tau, modulus, 1, min(block, count), span)
     power = None if best_only else np.empty(count)
     best, peak = 0, -np.inf
     for start in starts:
@@ -177,6 +179,8 @@ def _grid_power(index: np.ndarray, y: np.ndarray, f0: float, df: float, count: i
 _ONE_BLOCK = 1 << 21
 #: Frequencies per convolution beyond that; frequencies per step of the power formula.
 _BLOCK = 1 << 19
+#: Lags per convolution beyond that (the times in pieces).
+_SPAN = 1 << 19
 _FORMULA_BLOCK = 1 << 16
 
 
@@ -206,16 +210,21 @@ class _FourierSums:
     ``f_j = factor * f0 + (start + j) / m`` with ``m = modulus / factor``, for
     ``j < block``, and ``tau`` whole numbers from 0. Bluestein's identity
     ``j t = (j^2 + t^2 - (j - t)^2) / 2`` makes each block one convolution, done by FFTs of a
-    fast length just above ``tau[-1] + block``; the chirps ``exp(i pi k^2 / m)`` and the
+    fast length just above ``span + block``; the chirps ``exp(i pi k^2 / m)`` and the
     offsets ``exp(2 pi i start tau / m)`` take their phases from ``k^2 mod 2m`` and
     ``start tau mod m`` in integers, so no phase loses precision however long the light curve.
-    The convolution kernel serves every block.
+    The convolution kernel serves every block. ``span`` (default: all of ``tau``) cuts the
+    times into pieces of that many lags, ``t0 <= tau < t0 + span``, each convolved on its own
+    with ``t = tau - t0`` and turned by ``exp(2 pi i j t0 / m)`` (phase ``j t0 mod m``), then
+    summed: shorter FFTs, less memory, for light curves of millions of samples.
     """
 
-    def __init__(self, tau: np.ndarray, modulus: int, factor: int, block: int):
+    def __init__(self, tau: np.ndarray, modulus: int, factor: int, block: int,
+                 span: int | None = None):
         self.tau, self.factor, self.block = tau, factor, block
         self.m = modulus // factor
-        last = int(tau[-1])
+        self.span = int(tau[-1]) + 1 if span is None else int(span)
+        last = self.span - 1
         self.size = scipy_fft.next_fast_len(last + block, real=False)
         kernel = np.zeros(self.size, dtype=np.complex128)  # lags 0 ... block - 1, -last ... -1
         step = _FORMULA_BLOCK * 4
@@ -238,19 +247,43 @@ class _FourierSums:
         tau, m, step = self.tau, self.m, _FORMULA_BLOCK
         if not self.tail.size:
             self.tail = self._chirp(np.arange(self.block, dtype=np.int64))
-        sums = []
-        for h in weights:
-            a = np.zeros(self.size, dtype=np.complex128)
-            for first in range(0, tau.size, step):  # in pieces: no array of the light curve's
-                part = tau[first : first + step]     # length beyond those given
-                lead = np.exp(2j * np.pi * (self.factor * f0) * part) * self._chirp(part)
+        bounds = np.searchsorted(tau, np.arange(0, int(tau[-1]) + self.span, self.span))
+        totals: list[np.ndarray | None] = [None] * len(weights)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if lo == hi:
+                continue
+            t0 = int(tau[lo]) // self.span * self.span
+            lags = tau[lo:hi] - t0
+            lead = np.empty(lags.size, dtype=np.complex128)  # the same for every weight
+            for first in range(0, lags.size, step):  # in pieces: short temporaries
+                part = tau[lo + first : min(lo + first + step, hi)]
+                piece = lead[first : first + part.size]
+                np.multiply(np.exp(2j * np.pi * (self.factor * f0) * part),
+                            self._chirp(lags[first : first + part.size]), out=piece)
                 if start:
-                    lead *= np.exp(2j * np.pi * ((start * part) % m) / m)
-                a[part] = (h if np.ndim(h) == 0 else h[first : first + step]) * lead
-            a = scipy_fft.fft(a, overwrite_x=True)
-            a *= self.kernel
-            sums.append(scipy_fft.ifft(a, overwrite_x=True)[: self.block] * self.tail)
-            del a
+                    piece *= np.exp(2j * np.pi * ((start * part) % m) / m)
+            turn = None
+            if t0:
+                j = np.arange(self.block, dtype=np.int64)
+                turn = np.exp(2j * np.pi * ((j * t0) % m) / m)
+                del j
+            for k, h in enumerate(weights):
+                a = np.zeros(self.size, dtype=np.complex128)
+                a[lags] = (h if np.ndim(h) == 0 else h[lo:hi]) * lead
+                a = scipy_fft.fft(a, overwrite_x=True)
+                a *= self.kernel
+                piece = scipy_fft.ifft(a, overwrite_x=True)[: self.block]
+                del a
+                if turn is not None:  # a new array: the view would keep the whole transform
+                    piece = piece * turn
+                elif bounds.size > 2:
+                    piece = piece.copy()
+                if totals[k] is None:
+                    totals[k] = piece
+                else:
+                    totals[k] += piece
+            del lead, lags, turn
+        sums = [total * self.tail for total in totals]
         return sums
 
 
