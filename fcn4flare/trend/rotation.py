@@ -257,11 +257,11 @@ class _FourierSums:
             lead = np.empty(lags.size, dtype=np.complex128)  # the same for every weight
             for first in range(0, lags.size, step):  # in pieces: short temporaries
                 part = tau[lo + first : min(lo + first + step, hi)]
-                piece = lead[first : first + part.size]
+                out = lead[first : first + part.size]
                 np.multiply(np.exp(2j * np.pi * (self.factor * f0) * part),
-                            self._chirp(lags[first : first + part.size]), out=piece)
+                            self._chirp(lags[first : first + part.size]), out=out)
                 if start:
-                    piece *= np.exp(2j * np.pi * ((start * part) % m) / m)
+                    out *= np.exp(2j * np.pi * ((start * part) % m) / m)
             turn = None
             if t0:
                 j = np.arange(self.block, dtype=np.int64)
@@ -283,8 +283,7 @@ class _FourierSums:
                 else:
                     totals[k] += piece
             del lead, lags, turn
-        sums = [total * self.tail for total in totals]
-        return sums
+        return [total * self.tail for total in totals]
 
 
 def rotation_trend(
