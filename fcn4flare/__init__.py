@@ -7,14 +7,12 @@ lazily, as pandas does for its optional parts).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 try:
     from ._version import version as __version__
 except ImportError:  # pragma: no cover - not installed from a git checkout
     __version__ = "0.1.0.dev0"
 
+from ._lazy import lazy_names
 from .detection.accessor import register_accessor as _register_accessor
 from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exceptions_all
@@ -46,15 +44,4 @@ _SUBMODULES = ("metrics", "simulate", "training", "evaluation", "catalog", "dete
 __all__ = [*_LAZY, "metrics", "simulate", *_exceptions_all]  # noqa: F405  (lazy names)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"fcn4flare.{name}")
-    raise AttributeError(f"module 'fcn4flare' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, _SUBMODULES)

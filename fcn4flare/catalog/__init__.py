@@ -8,9 +8,7 @@ plots) goes to a temporary name and is renamed into place once complete.
 use: a detection without vetting never needs them.
 """
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_names
 from . import writer  # noqa: F401
 from .characterize import *  # noqa: F401,F403
 from .characterize import __all__ as _characterize_all
@@ -25,14 +23,4 @@ _fit_all = ["FlareFit", "fit_flare"]  # fcn4flare.catalog.fit.__all__ (tested)
 
 __all__ = [*_table_all, *_characterize_all, *_energy_all, *_ffd_all, *_fit_all]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _fit_all:
-        value = getattr(importlib.import_module("fcn4flare.catalog.fit"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fcn4flare.catalog' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_fit_all})
+__getattr__, __dir__ = lazy_names(__name__, dict.fromkeys(_fit_all, f"{__name__}.fit"))

@@ -7,9 +7,7 @@ accessor from here) does not import PyTorch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_names
 from .rules import *  # noqa: F401,F403
 from .rules import __all__ as _rules_all
 
@@ -32,13 +30,5 @@ _LAZY = {
 __all__ = [*_rules_all, *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(
+    __name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()})
