@@ -20,6 +20,7 @@ __all__ = [
     "robust_noise",
     "median_step",
     "divide_by_median",
+    "divide_by_median_with_median",
     "float_array",
 ]
 
@@ -157,17 +158,30 @@ def divide_by_median(flux: Any) -> np.ndarray:
     >>> divide_by_median([2.0, 4.0, float("nan"), 2.0])
     array([ 1.,  2., nan,  1.])
     """
+    return divide_by_median_with_median(flux)[0]
+
+
+def divide_by_median_with_median(flux: Any) -> tuple[np.ndarray, float]:
+    """`divide_by_median` and the median it divided by, found once.
+
+    Examples
+    --------
+    >>> from fcn4flare._arrays import divide_by_median_with_median
+    >>> divide_by_median_with_median([2.0, 4.0, float("nan"), 2.0])
+    (array([ 1.,  2., nan,  1.]), 2.0)
+    """
     flux = float_array(flux, "flux")
     finite = flux[np.isfinite(flux)]
     if finite.size == 0:
         raise InputError("scale_flux: the flux has no finite values.")
-    median = np.median(finite)
+    median = float(np.median(finite))
+    del finite
     if not median > 0:
         raise InputError(
             f"scale_flux: the median flux is {median:g}; scaling by the median needs a "
             "positive flux level (pass raw or normalised flux, not residuals around zero)."
         )
-    return flux / median
+    return flux / median, median
 
 
 def median_step(values: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import divide_by_median, point_to_point_noise
+from .._arrays import divide_by_median_with_median, point_to_point_noise
 from ..exceptions import InputError
 from .rotation import MIN_PERIOD, rotation_period, rotation_trend
 from .stellar import QUIET_SCATTER, residual_scatter, running_median, stellar_trend
@@ -118,9 +118,7 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
             f"estimate_trend: unknown method {method!r}; valid methods: "
             f"{', '.join(TREND_METHODS)}."
         )
-    values = np.asarray(flux, dtype=np.float64)
-    relative = divide_by_median(values)
-    median = float(np.median(values[np.isfinite(values)]))
+    relative, median = divide_by_median_with_median(flux)
     noise = point_to_point_noise(relative)
     if method == "running_median" or not (np.isfinite(noise) and noise > 0):
         return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
