@@ -30,6 +30,7 @@ data folder is absent; temporary files go to ``--work`` (a temporary folder by d
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -93,16 +94,10 @@ def _killed_and_resumed(folder: Path, output: Path, n_jobs: int, kill_after: flo
         os.killpg(child.pid, signal.SIGKILL)  # the run and its worker processes, at once
         child.wait()
     store = output / ".fcn4flare-run" / "parts"
-    done = (sum(len(_json(p)["files"]) for p in store.glob("[0-9]*.json"))
+    done = (sum(len(json.loads(p.read_text())["files"]) for p in store.glob("[0-9]*.json"))
             if store.is_dir() else 0)
     detect_many(folder, output=output, n_jobs=n_jobs, progress=False)
     return time.perf_counter() - start, done
-
-
-def _json(path: Path):
-    import json
-
-    return json.loads(path.read_text())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -305,7 +305,6 @@ def test_grid_power_in_blocks_is_the_same_power(monkeypatch):
     np.testing.assert_allclose(pieces, whole, rtol=1e-9, atol=1e-12)
 
 
-
 def test_grid_power_overwriting_its_inputs_gives_the_same_power():
     rng = np.random.default_rng(8)
     n = 6_000
@@ -332,6 +331,7 @@ def test_rotation_period_leaves_its_input_alone():
     period, _ = rotation.rotation_period(y)
     assert abs(period - 63.0) < 0.5
     np.testing.assert_array_equal(y, kept)
+
 
 def test_median_of_is_nanmedian():
     rng = np.random.default_rng(0)
