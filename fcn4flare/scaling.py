@@ -92,6 +92,7 @@ SCALING_METHODS: dict[str, ScalingMethod] = {
     "running_median_noise_asinh": ScalingMethod(_trend_noise_asinh, trend="running_median"),
     "trend_noise_asinh": ScalingMethod(_trend_noise_asinh, trend="stellar"),
     "rotation_trend_noise_asinh": ScalingMethod(_rotation_trend_noise_asinh, trend="rotation"),
+    "adaptive_trend_noise_asinh": ScalingMethod(_trend_noise_asinh, trend="adaptive"),
 }
 
 

@@ -1,14 +1,19 @@
 import numpy as np
 import pytest
 
+from fcn4flare._arrays import point_to_point_noise, second_difference_noise
 from fcn4flare.exceptions import InputError
 from fcn4flare.scaling import scale_flux
 from fcn4flare.trend import (
+    ADAPTIVE_WINDOWS,
     BASELINE_WINDOW,
     QUIET_SCATTER,
     TREND_WINDOW,
+    adaptive_trend,
+    estimate_trend,
     flare_masked_trend,
     local_quadratic,
+    residual_scatter,
     running_median,
     stellar_trend,
 )
@@ -122,3 +127,59 @@ def test_trend_scaling_centres_a_spotted_star_and_keeps_a_flare():
     assert x[3000] > 5
     with pytest.raises(InputError, match="'trend_noise_asinh' scaling is undefined"):
         scale_flux(np.ones(50), "trend_noise_asinh")
+
+
+def _fast_rotator_with_flare(seed=11):
+    # 30-min cadence, 1.2-day period, 3 % spots, 1e-3 noise: the star changes by up to five
+    # noise units per cadence; a 10-noise flare of a few cadences at phase 0.1 (a steep rise).
+    t, star, flux = _spotted_star(n=4000, period=60.0, amplitude=0.03, seed=seed)
+    peak = 1806
+    flare = np.zeros(t.size)
+    flare[peak:peak + 8] = 10e-3 * np.exp(-np.arange(8) / 1.5)
+    return t, star, flux, flare, peak
+
+
+def test_second_difference_noise_ignores_the_slope_of_a_fast_rotator():
+    _, _, flux, _, _ = _fast_rotator_with_flare()
+    assert second_difference_noise(flux) == pytest.approx(1e-3, rel=0.05)
+    assert point_to_point_noise(flux) > 2e-3  # consecutive differences carry the slope
+    assert np.isnan(second_difference_noise([1.0, np.nan, 2.0, 3.0]))
+
+
+def test_adaptive_trend_follows_a_fast_rotator_and_not_its_flare():
+    _, star, flux, flare, peak = _fast_rotator_with_flare()
+    trend = adaptive_trend(flux + flare, 1e-3)
+    assert residual_scatter(flux, adaptive_trend(flux, 1e-3), 1e-3) < 1.2
+    assert (flux + flare - trend)[peak] / 1e-3 > 8
+    assert residual_scatter(flux, stellar_trend(flux, 1e-3), 1e-3) > 10
+
+
+def test_adaptive_trend_keeps_the_longest_window_on_a_slow_star():
+    _, _, flux = _spotted_star()
+    trend = adaptive_trend(flux, 1e-3)
+    longest = flare_masked_trend(flux, 1e-3, ADAPTIVE_WINDOWS[0])
+    assert np.mean(trend == longest) > 0.95
+
+
+def test_adaptive_trend_keeps_nan_and_checks_its_arguments():
+    _, _, flux, _, _ = _fast_rotator_with_flare()
+    flux[100:130] = np.nan
+    trend = adaptive_trend(flux, 1e-3)
+    assert np.isnan(trend[100:130]).all()
+    assert np.isfinite(np.delete(trend, range(100, 130))).all()
+    with pytest.raises(InputError, match="noise must be positive"):
+        adaptive_trend(flux, -1.0)
+    with pytest.raises(InputError, match="at least one window"):
+        adaptive_trend(flux, 1e-3, ())
+
+
+def test_adaptive_scaling_shows_a_flare_the_rotation_scaling_loses():
+    _, _, flux, flare, peak = _fast_rotator_with_flare()
+    flux = 1.0 + flux + flare
+    star = estimate_trend(flux, "adaptive")
+    assert star.branch == "adaptive"
+    assert star.noise == pytest.approx(second_difference_noise(flux / np.median(flux)))
+    adaptive = scale_flux(flux, "adaptive_trend_noise_asinh")
+    rotation = scale_flux(flux, "rotation_trend_noise_asinh")
+    assert adaptive[peak] > 6
+    assert rotation[peak] < adaptive[peak] / 2

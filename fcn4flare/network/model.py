@@ -73,9 +73,11 @@ class FCN4FlareConfig:
         ``"median_noise_asinh"`` (the same, compressed above 5 noise units by an asinh: what
         this project's model is trained with), ``"running_median_noise_asinh"`` (the same
         after subtracting a running median of the star's flux), ``"trend_noise_asinh"``
-        (after subtracting `~fcn4flare.trend.stellar_trend`) or
+        (after subtracting `~fcn4flare.trend.stellar_trend`),
         ``"rotation_trend_noise_asinh"`` (the same, with fast rotators detrended by
-        `~fcn4flare.trend.rotation_trend`: what the shipped model uses for detection).
+        `~fcn4flare.trend.rotation_trend`) or ``"adaptive_trend_noise_asinh"`` (after
+        subtracting `~fcn4flare.trend.adaptive_trend`, divided by the white noise from second
+        differences).
         See `~fcn4flare.scaling.SCALING_METHODS`.
         Checkpoints without this key are published ones, hence ``"median"``.
     detection_threshold : float

@@ -292,6 +292,12 @@ def _scaling_line(scaling: str) -> str:
                                       "after it (fcn4flare.trend.rotation_trend), with the "
                                       "residual divided by its local robust scatter over one "
                                       "period where that exceeds the noise",
+        "adaptive_trend_noise_asinh": "(flux / median - the star's trend) / white noise from "
+                                      "second differences, compressed as 5 asinh(z / 5); the "
+                                      "trend is a flare-masked local quadratic whose window "
+                                      "(255 down to 15 samples) is, at each sample, the "
+                                      "longest that fits the data there within 1.2 times the "
+                                      "best window's misfit (fcn4flare.trend.adaptive_trend)",
     }.get(scaling, "see fcn4flare.scaling.SCALING_METHODS")
     return (f"- Input scaling `{scaling}`, the one it was trained with "
             f"(`config.input_scaling`): {what}.")
@@ -411,6 +417,14 @@ def _scaling_limitations(scaling: str) -> list[str]:
             "  the part of a long tail that is within 3 times the noise of the trend is partly",
             f"  followed by it (the quadratic spans {TREND_WINDOW} samples), so stop times and",
             "  equivalent durations of long, faint-tailed flares are underestimated.",
+        ]
+    if scaling == "adaptive_trend_noise_asinh":
+        lines += [
+            "- The trend under a flare is fitted with the flare masked above 3 times the noise;",
+            "  where the star varies fast the window shortens (to 15 samples, 7 hours at long",
+            "  cadence), and the part of a long tail within 3 times the noise is partly",
+            "  followed by it, so stop times and equivalent durations of long, faint-tailed",
+            "  flares on fast rotators are underestimated.",
         ]
     if scaling == "trend_noise_asinh":
         lines += [

@@ -13,17 +13,29 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import divide_by_median_with_median, point_to_point_noise
+from .._arrays import (
+    divide_by_median_with_median,
+    point_to_point_noise,
+    second_difference_noise,
+)
 from ..exceptions import InputError
 from .rotation import MIN_PERIOD, rotation_period, rotation_trend
-from .stellar import QUIET_SCATTER, residual_scatter, running_median, stellar_trend
+from .stellar import (
+    QUIET_SCATTER,
+    adaptive_trend,
+    residual_scatter,
+    running_median,
+    stellar_trend,
+)
 
 __all__ = ["StarTrend", "TREND_METHODS", "estimate_trend", "trend_with_rotation"]
 
 #: Trends `estimate_trend` knows: ``'rotation'`` (`trend_with_rotation`, the default),
-#: ``'stellar'`` (`~fcn4flare.trend.stellar_trend`) and ``'running_median'``
-#: (`~fcn4flare.trend.running_median` of `~fcn4flare.trend.BASELINE_WINDOW` samples).
-TREND_METHODS = ("rotation", "stellar", "running_median")
+#: ``'stellar'`` (`~fcn4flare.trend.stellar_trend`), ``'adaptive'``
+#: (`~fcn4flare.trend.adaptive_trend`, with the noise from second differences) and
+#: ``'running_median'`` (`~fcn4flare.trend.running_median` of
+#: `~fcn4flare.trend.BASELINE_WINDOW` samples).
+TREND_METHODS = ("rotation", "stellar", "adaptive", "running_median")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -43,7 +55,8 @@ class StarTrend:
         values given were relative already).
     branch : str
         Which estimate the trend is: ``'stellar'`` (flare-masked local quadratic),
-        ``'running_median'``, ``'rotation'`` (neighbouring rotations).
+        ``'running_median'``, ``'rotation'`` (neighbouring rotations), ``'adaptive'``
+        (flare-masked local quadratics of the window each stretch needs).
 
     Examples
     --------
@@ -87,9 +100,11 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
     ----------
     flux : array-like
         Flux on the cadence grid, in any unit of brightness with a positive median.
-    method : {'rotation', 'stellar', 'running_median'}
-        See `TREND_METHODS`. Where the noise is zero or cannot be measured (fewer than three
-        finite values), every method gives the running median.
+    method : {'rotation', 'stellar', 'adaptive', 'running_median'}
+        See `TREND_METHODS`. ``'adaptive'`` measures the noise from second differences
+        (`~fcn4flare._arrays.second_difference_noise`), the others from first differences.
+        Where the noise is zero or cannot be measured (fewer than three finite values),
+        every method gives the running median.
 
     Returns
     -------
@@ -112,6 +127,8 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
     ('rotation', 57.3)
     >>> estimate_trend(fast, "running_median").branch
     'running_median'
+    >>> estimate_trend(fast, "adaptive").branch
+    'adaptive'
     """
     if method not in TREND_METHODS:
         raise InputError(
@@ -119,9 +136,14 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
             f"{', '.join(TREND_METHODS)}."
         )
     relative, median = divide_by_median_with_median(flux)
-    noise = point_to_point_noise(relative)
+    if method == "adaptive":
+        noise = second_difference_noise(relative)
+    else:
+        noise = point_to_point_noise(relative)
     if method == "running_median" or not (np.isfinite(noise) and noise > 0):
         return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
+    if method == "adaptive":
+        return StarTrend(adaptive_trend(relative, noise), np.nan, noise, median, "adaptive")
     if method == "stellar":
         chosen = _stellar(relative, noise)
     else:

@@ -13,6 +13,10 @@ estimates of the quiescent flux:
 * otherwise (fast rotators at long cadence, pulsators) a least-squares trend short enough to
   follow the star also follows its flares, and the running median is the safer estimate.
 
+`adaptive_trend` (the ``adaptive_trend_noise_asinh`` scaling) instead checks flare-masked
+quadratics of several windows against the data and uses, at each sample, the longest one
+that fits there: long where the star is quiet, short on the slopes of a fast rotator.
+
 All functions take plain float arrays with NaN for missing samples and return new arrays.
 """
 
@@ -22,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from astropy.stats import mad_std
-from scipy.ndimage import median_filter
+from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.signal import oaconvolve
 
 from .._arrays import fill_by_interpolation
@@ -37,6 +41,8 @@ __all__ = [
     "local_quadratic",
     "flare_masked_trend",
     "stellar_trend",
+    "ADAPTIVE_WINDOWS",
+    "adaptive_trend",
     "residual_scatter",
 ]
 
@@ -322,6 +328,75 @@ def stellar_trend(values: Any, noise: float, *, with_branch: bool = False
         return (median, False) if with_branch else median
     trend = flare_masked_trend(y, noise, TREND_WINDOW)
     return (trend, True) if with_branch else trend
+
+
+#: Windows, in samples and longest first, of the flare-masked quadratics `adaptive_trend`
+#: chooses between.
+ADAPTIVE_WINDOWS = (255, 127, 63, 31, 15)
+#: `adaptive_trend` takes the longest window whose local misfit is within this factor of the
+#: best window's (or of the noise, where the best is below it).
+_ADAPTIVE_TOLERANCE = 1.2
+#: A shorter window chosen at one sample is kept over this many samples around it, so that
+#: the trend does not switch back to a long window between neighbouring misfits.
+_ADAPTIVE_SPREAD = 15
+
+
+def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIVE_WINDOWS
+                   ) -> np.ndarray:
+    """Flare-masked local quadratic whose window follows the star, checked against the data.
+
+    `flare_masked_trend` is computed for each of ``windows``; at each sample the longest
+    window is used whose local misfit (``1.4826`` times the running median of
+    ``|values - trend|`` over that window, in noise units) is within 1.2 times the smallest
+    misfit of all windows, or of 1 where that is smaller. A quiet star keeps the longest
+    window, where a flare's tail cannot pull the trend up; on the steep slopes and sharp
+    extrema of a fast rotator (many noise units per cadence at long cadence) the window
+    shortens to what the star needs there, so the residual stays at the noise instead of
+    tens of noise units off for hours.
+
+    Parameters
+    ----------
+    values : array-like
+        Relative flux, NaN for missing samples.
+    noise : float
+        White noise of ``values`` (`~fcn4flare._arrays.second_difference_noise`).
+    windows : tuple of int
+        The candidate windows, longest first.
+
+    Returns
+    -------
+    ndarray
+        A new float64 array, NaN where ``values`` is NaN.
+
+    Raises
+    ------
+    InputError
+        ``noise`` is not positive and finite, or a window is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.trend import adaptive_trend, residual_scatter, stellar_trend
+    >>> t = np.arange(4000)
+    >>> rng = np.random.default_rng(3)
+    >>> fast = 0.03 * np.sin(2 * np.pi * t / 60) + 1e-3 * rng.standard_normal(t.size)
+    >>> round(residual_scatter(fast, adaptive_trend(fast, 1e-3), 1e-3), 1)
+    1.0
+    >>> bool(residual_scatter(fast, stellar_trend(fast, 1e-3), 1e-3) > 10)
+    True
+    """
+    if not (np.isfinite(noise) and noise > 0):
+        raise InputError(f"adaptive_trend: noise must be positive and finite, got {noise}.")
+    if not windows:
+        raise InputError("adaptive_trend: needs at least one window.")
+    y = np.asarray(values, dtype=np.float64)
+    trends = np.stack([flare_masked_trend(y, noise, w) for w in windows])
+    misfit = np.stack([1.4826 * running_median(np.abs(y - trend), w) / noise
+                       for trend, w in zip(trends, windows, strict=True)])
+    good_enough = misfit <= _ADAPTIVE_TOLERANCE * np.fmax(np.fmin.reduce(misfit, axis=0), 1.0)
+    choice = np.argmax(good_enough, axis=0)  # the first, longest, good window; 0 on NaN
+    choice = maximum_filter1d(choice, _ADAPTIVE_SPREAD, mode="nearest")
+    return trends[choice, np.arange(y.size)]
 
 
 def residual_scatter(values: Any, trend: Any, noise: float) -> float:
