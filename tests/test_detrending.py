@@ -161,6 +161,22 @@ def test_adaptive_trend_keeps_the_longest_window_on_a_slow_star():
     assert np.mean(trend == longest) > 0.95
 
 
+@pytest.mark.parametrize("decay", [10, 30, 80])
+def test_adaptive_trend_does_not_follow_a_long_flare_on_a_quiet_star(decay):
+    # A misfit blind to the flare masking took the shortest window over long flares and
+    # kept 28 % (decay 10) to 2 % (decay 80) of their flux; the longest window keeps 53-104 %.
+    t, star, flux = _spotted_star(n=6000, period=3000.0, amplitude=0.01, seed=0)
+    flare = np.where(t >= 3000, 0.02 * np.exp(-(t - 3000) / decay), 0.0)
+    after = slice(3000, 3000 + 3 * decay)
+    kept = {}
+    for name, trend in (("adaptive", adaptive_trend(flux + flare, 1e-3)),
+                        ("longest", flare_masked_trend(flux + flare, 1e-3,
+                                                       ADAPTIVE_WINDOWS[0]))):
+        kept[name] = np.sum((flux + flare - trend)[after]) / np.sum(flare[after])
+    assert kept["adaptive"] == pytest.approx(kept["longest"], abs=0.05)
+    assert kept["adaptive"] > 0.4
+
+
 def test_adaptive_trend_keeps_nan_and_checks_its_arguments():
     _, _, flux, _, _ = _fast_rotator_with_flare()
     flux[100:130] = np.nan

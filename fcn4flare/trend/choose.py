@@ -102,7 +102,7 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
         Flux on the cadence grid, in any unit of brightness with a positive median.
     method : {'rotation', 'stellar', 'adaptive', 'running_median'}
         See `TREND_METHODS`. ``'adaptive'`` measures the noise from second differences
-        (`~fcn4flare._arrays.second_difference_noise`), the others from first differences.
+        (`~fcn4flare.trend.second_difference_noise`), the others from first differences.
         Where the noise is zero or cannot be measured (fewer than three finite values),
         every method gives the running median.
 

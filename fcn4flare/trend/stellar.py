@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from astropy.stats import mad_std
-from scipy.ndimage import maximum_filter1d, median_filter
+from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 from scipy.signal import oaconvolve
 
 from .._arrays import fill_by_interpolation
@@ -260,15 +260,22 @@ def flare_masked_trend(
             or iterations < 1:
         raise InputError(f"flare_masked_trend: iterations must be a positive integer, got "
                          f"{iterations!r}.")
-    half = _check_window(window, "flare_masked_trend")
-    y = np.asarray(values, dtype=np.float64)
+    _check_window(window, "flare_masked_trend")
+    return _flare_masked_fit(np.asarray(values, dtype=np.float64), noise, window, clip,
+                             int(iterations))[0]
+
+
+def _flare_masked_fit(y: np.ndarray, noise: float, window: int, clip: float = CLIP_SIGMA,
+                      iterations: int = _ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """`flare_masked_trend` and the samples its last round would keep (not masked)."""
+    half = (int(window) - 1) // 2
     finite = np.isfinite(y)
     fallback = float(np.median(y[finite])) if finite.any() else np.nan
     grow = max(2, half // 8)
     keep = finite
     trend = np.full(y.shape, fallback)
     memo: dict = {}  # the mask often stops changing after the first rounds
-    for _ in range(int(iterations)):
+    for _ in range(iterations):
         trend = _local_quadratic(y, window, keep, memo)
         trend = (fill_by_interpolation(trend) if np.isfinite(trend).any()
                  else np.full(y.shape, fallback))
@@ -276,7 +283,7 @@ def flare_masked_trend(
         high = _dilate(residual > clip, grow)
         keep = finite & ~high & (residual >= -2 * clip)
     trend[~finite] = np.nan
-    return trend
+    return trend, keep
 
 
 def stellar_trend(values: Any, noise: float, *, with_branch: bool = False
@@ -336,6 +343,9 @@ ADAPTIVE_WINDOWS = (255, 127, 63, 31, 15)
 #: `adaptive_trend` takes the longest window whose local misfit is within this factor of the
 #: best window's (or of the noise, where the best is below it).
 _ADAPTIVE_TOLERANCE = 1.2
+#: Where a window's flare masking leaves out more than this fraction of its samples, the
+#: window does not fit there (a fast rotator's extrema masked as flares).
+_ADAPTIVE_MAX_MASKED = 0.5
 #: A shorter window chosen at one sample is kept over this many samples around it, so that
 #: the trend does not switch back to a long window between neighbouring misfits.
 _ADAPTIVE_SPREAD = 15
@@ -345,21 +355,23 @@ def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIV
                    ) -> np.ndarray:
     """Flare-masked local quadratic whose window follows the star, checked against the data.
 
-    `flare_masked_trend` is computed for each of ``windows``; at each sample the longest
-    window is used whose local misfit (``1.4826`` times the running median of
-    ``|values - trend|`` over that window, in noise units) is within 1.2 times the smallest
-    misfit of all windows, or of 1 where that is smaller. A quiet star keeps the longest
-    window, where a flare's tail cannot pull the trend up; on the steep slopes and sharp
-    extrema of a fast rotator (many noise units per cadence at long cadence) the window
-    shortens to what the star needs there, so the residual stays at the noise instead of
-    tens of noise units off for hours.
+    `flare_masked_trend` is computed for each of ``windows``. Its local misfit is the robust
+    scatter about the trend (``1.4826`` times the running median of ``|values - trend|``
+    over that window, in noise units) of the samples its flare masking kept, and is infinite
+    where it masked more than half the samples of the window. At each sample the longest
+    window is used whose misfit is within 1.2 times the smallest misfit of all windows, or of
+    1 where that is smaller; the shortest where every misfit is infinite. A quiet star keeps
+    the longest window, so that a flare, masked in every fit, is never followed by a short
+    one; on the steep slopes and sharp extrema of a fast rotator (many noise units per
+    cadence at long cadence), where a long quadratic leaves tens of noise units for hours,
+    the window shortens to what the star needs there.
 
     Parameters
     ----------
     values : array-like
         Relative flux, NaN for missing samples.
     noise : float
-        White noise of ``values`` (`~fcn4flare._arrays.second_difference_noise`).
+        White noise of ``values`` (`~fcn4flare.trend.second_difference_noise`).
     windows : tuple of int
         The candidate windows, longest first.
 
@@ -381,7 +393,7 @@ def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIV
     >>> rng = np.random.default_rng(3)
     >>> fast = 0.03 * np.sin(2 * np.pi * t / 60) + 1e-3 * rng.standard_normal(t.size)
     >>> round(residual_scatter(fast, adaptive_trend(fast, 1e-3), 1e-3), 1)
-    1.0
+    1.1
     >>> bool(residual_scatter(fast, stellar_trend(fast, 1e-3), 1e-3) > 10)
     True
     """
@@ -389,14 +401,28 @@ def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIV
         raise InputError(f"adaptive_trend: noise must be positive and finite, got {noise}.")
     if not windows:
         raise InputError("adaptive_trend: needs at least one window.")
+    for window in windows:
+        _check_window(window, "adaptive_trend")
     y = np.asarray(values, dtype=np.float64)
-    trends = np.stack([flare_masked_trend(y, noise, w) for w in windows])
-    misfit = np.stack([1.4826 * running_median(np.abs(y - trend), w) / noise
-                       for trend, w in zip(trends, windows, strict=True)])
-    good_enough = misfit <= _ADAPTIVE_TOLERANCE * np.fmax(np.fmin.reduce(misfit, axis=0), 1.0)
-    choice = np.argmax(good_enough, axis=0)  # the first, longest, good window; 0 on NaN
+    finite = np.isfinite(y)
+    trends, misfits = [], []
+    for window in windows:
+        trend, keep = _flare_masked_fit(y, noise, window)
+        kept = np.where(keep, np.abs(y - trend), np.nan)
+        misfit = 1.4826 * running_median(kept, window) / noise
+        misfit = (fill_by_interpolation(misfit) if np.isfinite(misfit).any()
+                  else np.full(y.shape, np.inf))
+        masked = uniform_filter1d((finite & ~keep).astype(np.float64), window, mode="nearest")
+        present = uniform_filter1d(finite.astype(np.float64), window, mode="nearest")
+        misfit[masked > _ADAPTIVE_MAX_MASKED * present] = np.inf
+        trends.append(trend)
+        misfits.append(misfit)
+    misfit = np.stack(misfits)
+    best = np.fmin.reduce(misfit, axis=0)
+    good_enough = misfit <= _ADAPTIVE_TOLERANCE * np.fmax(best, 1.0)
+    choice = np.where(np.isfinite(best), np.argmax(good_enough, axis=0), len(windows) - 1)
     choice = maximum_filter1d(choice, _ADAPTIVE_SPREAD, mode="nearest")
-    return trends[choice, np.arange(y.size)]
+    return np.stack(trends)[choice, np.arange(y.size)]
 
 
 def residual_scatter(values: Any, trend: Any, noise: float) -> float:
