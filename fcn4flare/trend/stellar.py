@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 from astropy.stats import mad_std
+from scipy import fft as sp_fft
 from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
-from scipy.signal import oaconvolve
 
 from .._arrays import fill_by_interpolation
 from ..exceptions import InputError
@@ -182,25 +182,47 @@ def _local_quadratic(values: Any, window: int, weights: Any = None,
     if y.size == 0:
         return out
     wy = w * np.where(finite, y, 0.0)
-    u = np.arange(-half, half + 1, dtype=np.float64) / half
 
     # Sums over the window of a[i + j] * u_j ** p: five moments of the weights, three of the
-    # weighted values, each set as one batched convolution (row by row the same as one
-    # convolution per moment).
-    kernels = np.stack([(u**p)[::-1] for p in range(5)])
+    # weighted values, as convolutions with the kernels u ** p sharing one transform of each
+    # signal.
+    length, spectra = _kernel_spectra(half, y.size, memo)
     if memo is not None and memo.get("half") == half and np.array_equal(memo["w"], w):
         s1, s2, s3, s4, cofactor, det, good = memo["fit"]
     else:
-        s0, s1, s2, s3, s4 = oaconvolve(np.stack([w] * 5), kernels, mode="same", axes=-1)
+        s0, s1, s2, s3, s4 = _convolve_same(w, spectra, length, half)
         cofactor = s2 * s4 - s3 * s3
         det = s0 * cofactor - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
-        good = (s0 >= _MIN_WEIGHT) & (det > 1e-6 * np.maximum(s0, 1.0) ** 3)
+        # s0 counts the samples (for 0/1 weights): compared with a margin for the FFT's
+        # rounding, so that a full window of the minimum size is never refused.
+        good = (s0 >= _MIN_WEIGHT - 1e-6) & (det > 1e-6 * np.maximum(s0, 1.0) ** 3)
         if memo is not None:
             memo.update(half=half, w=w, fit=(s1, s2, s3, s4, cofactor, det, good))
-    t0, t1, t2 = oaconvolve(np.stack([wy] * 3), kernels[:3], mode="same", axes=-1)
+    t0, t1, t2 = _convolve_same(wy, spectra[:3], length, half)
     intercept = t0 * cofactor - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)
     out[good] = intercept[good] / det[good]
     return out
+
+
+def _kernel_spectra(half: int, size: int, memo: dict | None) -> tuple[int, np.ndarray]:
+    """Real FFTs of the five kernels ``u ** p`` of `_local_quadratic`, for signals of
+    ``size`` samples (kept in ``memo`` for the next call with the same window and size)."""
+    length = sp_fft.next_fast_len(size + 2 * half, real=True)
+    if memo is not None and memo.get("spectra_key") == (half, length):
+        return length, memo["spectra"]
+    u = np.arange(-half, half + 1, dtype=np.float64) / half
+    spectra = sp_fft.rfft(np.stack([(u**p)[::-1] for p in range(5)]), length, axis=-1)
+    if memo is not None:
+        memo.update(spectra_key=(half, length), spectra=spectra)
+    return length, spectra
+
+
+def _convolve_same(signal: np.ndarray, spectra: np.ndarray, length: int, half: int
+                   ) -> np.ndarray:
+    """``np.convolve(signal, kernel, 'same')`` for each kernel of ``spectra`` (real FFTs of
+    ``length``), with one transform of ``signal``."""
+    full = sp_fft.irfft(sp_fft.rfft(signal, length) * spectra, length, axis=-1)
+    return full[:, half:half + signal.size]
 
 
 def flare_masked_trend(
