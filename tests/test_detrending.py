@@ -194,8 +194,9 @@ def test_adaptive_scaling_shows_a_flare_the_rotation_scaling_loses():
     flux = 1.0 + flux + flare
     star = estimate_trend(flux, "adaptive")
     assert star.branch == "adaptive"
-    assert star.noise == pytest.approx(second_difference_noise(flux / np.median(flux)))
+    white = second_difference_noise(flux / np.median(flux))
+    assert white <= star.noise < 1.2 * white  # the residual's scatter, if larger
     adaptive = scale_flux(flux, "adaptive_trend_noise_asinh")
     rotation = scale_flux(flux, "rotation_trend_noise_asinh")
     assert adaptive[peak] > 6
-    assert rotation[peak] < adaptive[peak] / 2
+    assert rotation[peak] < 0.6 * adaptive[peak]

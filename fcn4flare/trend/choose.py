@@ -101,8 +101,10 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
     flux : array-like
         Flux on the cadence grid, in any unit of brightness with a positive median.
     method : {'rotation', 'stellar', 'adaptive', 'running_median'}
-        See `TREND_METHODS`. ``'adaptive'`` measures the noise from second differences
-        (`~fcn4flare.trend.second_difference_noise`), the others from first differences.
+        See `TREND_METHODS`. ``'adaptive'`` fits its trend with the noise from second
+        differences (`~fcn4flare.trend.second_difference_noise`) and reports the larger of
+        that and the robust scatter of the residual about the trend; the others use the
+        noise from first differences.
         Where the noise is zero or cannot be measured (fewer than three finite values),
         every method gives the running median.
 
@@ -143,7 +145,11 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
     if method == "running_median" or not (np.isfinite(noise) and noise > 0):
         return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
     if method == "adaptive":
-        return StarTrend(adaptive_trend(relative, noise), np.nan, noise, median, "adaptive")
+        trend = adaptive_trend(relative, noise)
+        # The network sees the residual in units of its own scatter where that exceeds the
+        # white noise (variability faster than any window follows, correlated noise).
+        noise = max(noise, noise * residual_scatter(relative, trend, noise))
+        return StarTrend(trend, np.nan, float(noise), median, "adaptive")
     if method == "stellar":
         chosen = _stellar(relative, noise)
     else:

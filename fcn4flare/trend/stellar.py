@@ -368,6 +368,9 @@ _ADAPTIVE_TOLERANCE = 1.2
 #: Where a window's flare masking leaves out more than this fraction of its samples, the
 #: window does not fit there (a fast rotator's extrema masked as flares).
 _ADAPTIVE_MAX_MASKED = 0.5
+#: ... counted over the window, or over this many samples for shorter windows (so that one
+#: flare, masked with its surroundings, does not fill a short window).
+_ADAPTIVE_MIN_SPAN = 63
 #: A shorter window chosen at one sample is kept over this many samples around it, so that
 #: the trend does not switch back to a long window between neighbouring misfits.
 _ADAPTIVE_SPREAD = 15
@@ -382,7 +385,8 @@ def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIV
     over that window, in noise units) of the samples its flare masking kept, and is infinite
     where it masked more than half the samples of the window. At each sample the longest
     window is used whose misfit is within 1.2 times the smallest misfit of all windows, or of
-    1 where that is smaller; the shortest where every misfit is infinite. A quiet star keeps
+    1 where that is smaller; where every misfit is infinite, the shortest window's quadratic
+    without masking. A quiet star keeps
     the longest window, so that a flare, masked in every fit, is never followed by a short
     one; on the steep slopes and sharp extrema of a fast rotator (many noise units per
     cadence at long cadence), where a long quadratic leaves tens of noise units for hours,
@@ -434,15 +438,22 @@ def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIV
         misfit = 1.4826 * running_median(kept, window) / noise
         misfit = (fill_by_interpolation(misfit) if np.isfinite(misfit).any()
                   else np.full(y.shape, np.inf))
-        masked = uniform_filter1d((finite & ~keep).astype(np.float64), window, mode="nearest")
-        present = uniform_filter1d(finite.astype(np.float64), window, mode="nearest")
+        span = max(window, _ADAPTIVE_MIN_SPAN)
+        masked = uniform_filter1d((finite & ~keep).astype(np.float64), span, mode="nearest")
+        present = uniform_filter1d(finite.astype(np.float64), span, mode="nearest")
         misfit[masked > _ADAPTIVE_MAX_MASKED * present] = np.inf
         trends.append(trend)
         misfits.append(misfit)
+    # Where every fit masked most of its window (a sharp extremum that each window's
+    # masking ate away, bridging under it), the shortest quadratic unmasked follows it.
+    unmasked = _local_quadratic(y, windows[-1])
+    trends.append(fill_by_interpolation(unmasked) if np.isfinite(unmasked).any()
+                  else trends[-1])
+    trends[-1][~finite] = np.nan
     misfit = np.stack(misfits)
     best = np.fmin.reduce(misfit, axis=0)
     good_enough = misfit <= _ADAPTIVE_TOLERANCE * np.fmax(best, 1.0)
-    choice = np.where(np.isfinite(best), np.argmax(good_enough, axis=0), len(windows) - 1)
+    choice = np.where(np.isfinite(best), np.argmax(good_enough, axis=0), len(windows))
     choice = maximum_filter1d(choice, _ADAPTIVE_SPREAD, mode="nearest")
     return np.stack(trends)[choice, np.arange(y.size)]
 
