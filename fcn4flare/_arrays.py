@@ -117,7 +117,7 @@ def second_difference_noise(values: Any) -> float:
     ``1.4826 * median(|d - median(d)|) / sqrt(6)`` where ``d = y[i-1] - 2 y[i] + y[i+1]``
     over consecutive finite values. Where the star changes by several noise units per
     cadence (fast rotators at long cadence), consecutive differences carry the slope and
-    `point_to_point_noise` overestimates the noise (by 1.6-2.9x on the Kepler and K2 files
+    ``point_to_point_noise`` overestimates the noise (by 1.6-2.9x on the Kepler and K2 files
     of the evaluation); second differences cancel a locally straight trend.
 
     Returns
