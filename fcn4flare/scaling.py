@@ -93,6 +93,8 @@ SCALING_METHODS: dict[str, ScalingMethod] = {
     "trend_noise_asinh": ScalingMethod(_trend_noise_asinh, trend="stellar"),
     "rotation_trend_noise_asinh": ScalingMethod(_rotation_trend_noise_asinh, trend="rotation"),
     "adaptive_trend_noise_asinh": ScalingMethod(_trend_noise_asinh, trend="adaptive"),
+    "rotation_adaptive_trend_noise_asinh": ScalingMethod(_rotation_trend_noise_asinh,
+                                                         trend="rotation_adaptive"),
 }
 
 

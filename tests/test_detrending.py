@@ -200,3 +200,27 @@ def test_adaptive_scaling_shows_a_flare_the_rotation_scaling_loses():
     rotation = scale_flux(flux, "rotation_trend_noise_asinh")
     assert adaptive[peak] > 6
     assert rotation[peak] < 0.6 * adaptive[peak]
+
+
+def test_rotation_adaptive_takes_the_adaptive_trend_only_where_rotation_falls_back():
+    t, _, slow = _spotted_star()
+    assert estimate_trend(1 + slow, "rotation_adaptive").branch == "stellar"
+    _, _, fast, flare, _ = _fast_rotator_with_flare()
+    # Spots that change within a rotation: neither the stellar nor the rotation trend fits.
+    changing = 1 + fast * (1 + 0.8 * np.sin(2 * np.pi * np.arange(fast.size) / 700))
+    assert estimate_trend(changing, "rotation").branch == "running_median"
+    star = estimate_trend(changing, "rotation_adaptive")
+    adaptive = estimate_trend(changing, "adaptive")
+    assert star.branch == "adaptive"
+    np.testing.assert_array_equal(star.trend, adaptive.trend)
+    assert star.noise == adaptive.noise
+
+
+def test_rotation_adaptive_scaling_is_the_rotation_scaling_unless_rotation_falls_back():
+    _, _, slow = _spotted_star()
+    np.testing.assert_array_equal(scale_flux(1 + slow, "rotation_adaptive_trend_noise_asinh"),
+                                  scale_flux(1 + slow, "rotation_trend_noise_asinh"))
+    _, _, fast, _, _ = _fast_rotator_with_flare()
+    changing = 1 + fast * (1 + 0.8 * np.sin(2 * np.pi * np.arange(fast.size) / 700))
+    np.testing.assert_array_equal(scale_flux(changing, "rotation_adaptive_trend_noise_asinh"),
+                                  scale_flux(changing, "adaptive_trend_noise_asinh"))

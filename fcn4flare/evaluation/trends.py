@@ -107,9 +107,12 @@ def real_residual_scatter(curves: Sequence[Curve], methods: Sequence[str] = TREN
 
 def _table(rows: dict[str, dict[str, float]], methods: Sequence[str], first: str) -> str:
     width = max([len(first), *map(len, rows)])
-    lines = [f"{first:<{width}}  " + "  ".join(f"{m:>14}" for m in methods)]
+    columns = [max(len(m), 8) for m in methods]
+    lines = [f"{first:<{width}}  " + "  ".join(f"{m:>{c}}" for m, c in zip(methods, columns,
+                                                                        strict=True))]
     for name, values in rows.items():
-        lines.append(f"{name:<{width}}  " + "  ".join(f"{values[m]:14.3f}" for m in methods))
+        lines.append(f"{name:<{width}}  " + "  ".join(
+            f"{values[m]:{c}.3f}" for m, c in zip(methods, columns, strict=True)))
     return "\n".join(lines)
 
 

@@ -298,6 +298,10 @@ def _scaling_line(scaling: str) -> str:
                                       "(255 down to 15 samples) is, at each sample, the "
                                       "longest that fits the data there within 1.2 times the "
                                       "best window's misfit (fcn4flare.trend.adaptive_trend)",
+        "rotation_adaptive_trend_noise_asinh": "as rotation_trend_noise_asinh, except where "
+                                               "neither the stellar nor the rotation trend "
+                                               "follows the star: there, as "
+                                               "adaptive_trend_noise_asinh",
     }.get(scaling, "see fcn4flare.scaling.SCALING_METHODS")
     return (f"- Input scaling `{scaling}`, the one it was trained with "
             f"(`config.input_scaling`): {what}.")
@@ -411,14 +415,15 @@ def _scaling_limitations(scaling: str) -> list[str]:
     from ..trend import BASELINE_WINDOW, QUIET_SCATTER, TREND_WINDOW
 
     lines: list[str] = []
-    if scaling in ("trend_noise_asinh", "rotation_trend_noise_asinh"):
+    if scaling in ("trend_noise_asinh", "rotation_trend_noise_asinh",
+                   "rotation_adaptive_trend_noise_asinh"):
         lines += [
             "- The trend under a flare is fitted with the flare masked above 3 times the noise;",
             "  the part of a long tail that is within 3 times the noise of the trend is partly",
             f"  followed by it (the quadratic spans {TREND_WINDOW} samples), so stop times and",
             "  equivalent durations of long, faint-tailed flares are underestimated.",
         ]
-    if scaling == "adaptive_trend_noise_asinh":
+    if scaling in ("adaptive_trend_noise_asinh", "rotation_adaptive_trend_noise_asinh"):
         lines += [
             "- The trend under a flare is fitted with the flare masked above 3 times the noise;",
             "  where the star varies fast the window shortens (to 15 samples, 7 hours at long",

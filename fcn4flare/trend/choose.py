@@ -33,9 +33,10 @@ __all__ = ["StarTrend", "TREND_METHODS", "estimate_trend", "trend_with_rotation"
 #: Trends `estimate_trend` knows: ``'rotation'`` (`trend_with_rotation`, the default),
 #: ``'stellar'`` (`~fcn4flare.trend.stellar_trend`), ``'adaptive'``
 #: (`~fcn4flare.trend.adaptive_trend`, with the noise from second differences) and
-#: ``'running_median'`` (`~fcn4flare.trend.running_median` of
-#: `~fcn4flare.trend.BASELINE_WINDOW` samples).
-TREND_METHODS = ("rotation", "stellar", "adaptive", "running_median")
+#: ``'rotation_adaptive'`` (`trend_with_rotation`, with the adaptive trend where that would
+#: fall back to a running median) and ``'running_median'``
+#: (`~fcn4flare.trend.running_median` of `~fcn4flare.trend.BASELINE_WINDOW` samples).
+TREND_METHODS = ("rotation", "stellar", "adaptive", "rotation_adaptive", "running_median")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -100,11 +101,12 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
     ----------
     flux : array-like
         Flux on the cadence grid, in any unit of brightness with a positive median.
-    method : {'rotation', 'stellar', 'adaptive', 'running_median'}
+    method : {'rotation', 'stellar', 'adaptive', 'rotation_adaptive', 'running_median'}
         See `TREND_METHODS`. ``'adaptive'`` fits its trend with the noise from second
         differences (`~fcn4flare.trend.second_difference_noise`) and reports the larger of
-        that and the robust scatter of the residual about the trend; the others use the
-        noise from first differences.
+        that and the robust scatter of the residual about the trend; so does
+        ``'rotation_adaptive'`` where it takes that trend. The others use the noise from
+        first differences.
         Where the noise is zero or cannot be measured (fewer than three finite values),
         every method gives the running median.
 
@@ -131,6 +133,8 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
     'running_median'
     >>> estimate_trend(fast, "adaptive").branch
     'adaptive'
+    >>> estimate_trend(fast, "rotation_adaptive").branch  # the rotation repeats itself
+    'rotation'
     """
     if method not in TREND_METHODS:
         raise InputError(
@@ -139,22 +143,28 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
         )
     relative, median = divide_by_median_with_median(flux)
     if method == "adaptive":
-        noise = second_difference_noise(relative)
-    else:
-        noise = point_to_point_noise(relative)
+        return _adaptive(relative, median)
+    noise = point_to_point_noise(relative)
     if method == "running_median" or not (np.isfinite(noise) and noise > 0):
         return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
-    if method == "adaptive":
-        trend = adaptive_trend(relative, noise)
-        # The network sees the residual in units of its own scatter where that exceeds the
-        # white noise (variability faster than any window follows, correlated noise).
-        noise = max(noise, noise * residual_scatter(relative, trend, noise))
-        return StarTrend(trend, np.nan, float(noise), median, "adaptive")
     if method == "stellar":
         chosen = _stellar(relative, noise)
     else:
         chosen = trend_with_rotation(relative, noise)
+        if method == "rotation_adaptive" and chosen.branch == "running_median":
+            return _adaptive(relative, median)
     return dataclasses.replace(chosen, median=median)
+
+
+def _adaptive(relative: np.ndarray, median: float) -> StarTrend:
+    noise = second_difference_noise(relative)
+    if not (np.isfinite(noise) and noise > 0):
+        return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
+    trend = adaptive_trend(relative, noise)
+    # The network sees the residual in units of its own scatter where that exceeds the
+    # white noise (variability faster than any window follows, correlated noise).
+    noise = max(noise, noise * residual_scatter(relative, trend, noise))
+    return StarTrend(trend, np.nan, float(noise), median, "adaptive")
 
 
 def trend_with_rotation(values: Any, noise: float) -> StarTrend:
