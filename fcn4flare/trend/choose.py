@@ -32,7 +32,7 @@ __all__ = ["StarTrend", "TREND_METHODS", "estimate_trend", "trend_with_rotation"
 
 #: Trends `estimate_trend` knows: ``'rotation'`` (`trend_with_rotation`, the default),
 #: ``'stellar'`` (`~fcn4flare.trend.stellar_trend`), ``'adaptive'``
-#: (`~fcn4flare.trend.adaptive_trend`, with the noise from second differences) and
+#: (`~fcn4flare.trend.adaptive_trend`, with the noise from second differences),
 #: ``'rotation_adaptive'`` (`trend_with_rotation`, with the adaptive trend where that would
 #: fall back to a running median) and ``'running_median'``
 #: (`~fcn4flare.trend.running_median` of `~fcn4flare.trend.BASELINE_WINDOW` samples).

@@ -384,13 +384,13 @@ def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIV
     scatter about the trend (``1.4826`` times the running median of ``|values - trend|``
     over that window, in noise units) of the samples its flare masking kept, and is infinite
     where it masked more than half the samples of the window. At each sample the longest
-    window is used whose misfit is within 1.2 times the smallest misfit of all windows, or of
-    1 where that is smaller; where every misfit is infinite, the shortest window's quadratic
-    without masking. A quiet star keeps
-    the longest window, so that a flare, masked in every fit, is never followed by a short
-    one; on the steep slopes and sharp extrema of a fast rotator (many noise units per
-    cadence at long cadence), where a long quadratic leaves tens of noise units for hours,
-    the window shortens to what the star needs there.
+    window is used whose misfit is at most 1.2 times the smallest misfit of all windows
+    (1.2 where the smallest is below 1); where every misfit is infinite, the shortest
+    window's quadratic without masking. A quiet star keeps the longest window, so that a
+    flare, masked in every fit, is not followed by a short one; on the steep slopes and
+    sharp extrema of a fast rotator (many noise units per cadence at long cadence), where a
+    long quadratic leaves tens of noise units for hours, the window shortens to what the
+    star needs there.
 
     Parameters
     ----------
@@ -447,9 +447,8 @@ def adaptive_trend(values: Any, noise: float, windows: tuple[int, ...] = ADAPTIV
     # Where every fit masked most of its window (a sharp extremum that each window's
     # masking ate away, bridging under it), the shortest quadratic unmasked follows it.
     unmasked = _local_quadratic(y, windows[-1])
-    trends.append(fill_by_interpolation(unmasked) if np.isfinite(unmasked).any()
-                  else trends[-1])
-    trends[-1][~finite] = np.nan
+    unmasked = fill_by_interpolation(unmasked) if np.isfinite(unmasked).any() else trends[-1]
+    trends.append(np.where(finite, unmasked, np.nan))
     misfit = np.stack(misfits)
     best = np.fmin.reduce(misfit, axis=0)
     good_enough = misfit <= _ADAPTIVE_TOLERANCE * np.fmax(best, 1.0)
