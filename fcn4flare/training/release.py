@@ -292,8 +292,10 @@ def _scaling_line(scaling: str) -> str:
                                       "after it (fcn4flare.trend.rotation_trend), with the "
                                       "residual divided by its local robust scatter over one "
                                       "period where that exceeds the noise",
-        "adaptive_trend_noise_asinh": "(flux / median - the star's trend) / white noise from "
-                                      "second differences, compressed as 5 asinh(z / 5); the "
+        "adaptive_trend_noise_asinh": "(flux / median - the star's trend) / the larger of "
+                                      "the white noise from second differences and the "
+                                      "residual's robust scatter, compressed as "
+                                      "5 asinh(z / 5); the "
                                       "trend is a flare-masked local quadratic whose window "
                                       "(255 down to 15 samples) is, at each sample, the "
                                       "longest that fits the data there within 1.2 times the "
