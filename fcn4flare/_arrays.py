@@ -103,12 +103,7 @@ def point_to_point_noise(values: Any) -> float:
     >>> round(point_to_point_noise(1 + 1e-3 * rng.standard_normal(20000)), 4)
     0.001
     """
-    values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]
-    if finite.size < 3:
-        return float("nan")
-    d = np.diff(finite)
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+    return _difference_noise(values, 1)
 
 
 def second_difference_noise(values: Any) -> float:
@@ -135,12 +130,19 @@ def second_difference_noise(values: Any) -> float:
     >>> round(second_difference_noise(steep), 4), bool(point_to_point_noise(steep) > 2e-3)
     (0.001, True)
     """
+    return _difference_noise(values, 2)
+
+
+def _difference_noise(values: Any, order: int) -> float:
+    """White noise from the robust scatter of the ``order``-th differences of the finite
+    values (NaN with fewer than ``order + 2`` of them)."""
     values = np.asarray(values, dtype=float)
     finite = values[np.isfinite(values)]
-    if finite.size < 4:
+    if finite.size < order + 2:
         return float("nan")
-    d = finite[:-2] - 2.0 * finite[1:-1] + finite[2:]
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(6.0))
+    d = np.diff(finite, n=order)
+    gain = np.sqrt(2.0) if order == 1 else np.sqrt(6.0)  # std of the differences / noise
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / gain)
 
 
 def robust_noise(x: Any) -> float:
