@@ -75,10 +75,12 @@ class FCN4FlareConfig:
         after subtracting a running median of the star's flux), ``"trend_noise_asinh"``
         (after subtracting `~fcn4flare.trend.stellar_trend`),
         ``"rotation_trend_noise_asinh"`` (the same, with fast rotators detrended by
-        `~fcn4flare.trend.rotation_trend`), ``"adaptive_trend_noise_asinh"`` (after
-        subtracting `~fcn4flare.trend.adaptive_trend`, divided by the white noise from second
-        differences) or ``"rotation_adaptive_trend_noise_asinh"`` (the rotation scaling, with
-        the adaptive one where neither the stellar nor the rotation trend follows the star).
+        `~fcn4flare.trend.rotation_trend`: what the shipped model uses for detection),
+        ``"adaptive_trend_noise_asinh"`` (after subtracting
+        `~fcn4flare.trend.adaptive_trend`, divided by the white noise from second
+        differences) or ``"rotation_adaptive_trend_noise_asinh"`` (the rotation scaling,
+        with the adaptive one where neither the stellar nor the rotation trend follows the
+        star).
         See `~fcn4flare.scaling.SCALING_METHODS`.
         Checkpoints without this key are published ones, hence ``"median"``.
     detection_threshold : float
