@@ -224,3 +224,19 @@ def test_rotation_adaptive_scaling_is_the_rotation_scaling_unless_rotation_falls
     changing = 1 + fast * (1 + 0.8 * np.sin(2 * np.pi * np.arange(fast.size) / 700))
     np.testing.assert_array_equal(scale_flux(changing, "rotation_adaptive_trend_noise_asinh"),
                                   scale_flux(changing, "adaptive_trend_noise_asinh"))
+
+
+def test_adaptive_trend_falls_back_to_the_unmasked_quadratic_where_no_window_fits():
+    # One 63-sample window: a narrow peak (sigma 5 samples) is masked and bridged, as a flare
+    # should be; a broad hump (sigma 10) makes the masking leave out most of the window, and
+    # there the unmasked quadratic follows it.
+    x = np.arange(2000)
+    noise = 1e-3 * np.random.default_rng(7).standard_normal(x.size)
+    for width, follows in ((5.0, False), (10.0, True)):
+        flux = noise + 0.05 * np.exp(-0.5 * ((x - 1020) / width) ** 2)
+        trend = adaptive_trend(flux, 1e-3, windows=(63,))
+        masked = flare_masked_trend(flux, 1e-3, 63)
+        unmasked = local_quadratic(flux, 63)
+        assert masked[1020] < 0.02 < unmasked[1020]
+        expected = unmasked if follows else masked
+        assert trend[1020] == pytest.approx(expected[1020], abs=1e-6)

@@ -92,6 +92,20 @@ def real_residual_scatter(curves: Sequence[Curve], methods: Sequence[str] = TREN
     -------
     dict
         ``{file label: {method: scatter}}``; 1 where the trend leaves white noise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.evaluation.cases import Curve
+    >>> from fcn4flare.evaluation.trends import real_residual_scatter
+    >>> t = np.arange(4000)
+    >>> rng = np.random.default_rng(2)
+    >>> flux = 1 + 0.03 * np.sin(2 * np.pi * t / 60) + 1e-3 * rng.standard_normal(t.size)
+    >>> curve = Curve(name="fast", group="fast.fits", time=t / 48.0, flux=flux,
+    ...               flux_err=np.full(t.size, np.nan), cadence_minutes=30.0)
+    >>> scatter = real_residual_scatter([curve], ["adaptive", "running_median"])["fast"]
+    >>> bool(scatter["adaptive"] < 1.3), bool(scatter["running_median"] > 10)
+    (True, True)
     """
     out: dict[str, dict[str, float]] = {}
     for curve in curves:

@@ -146,7 +146,7 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
         return _adaptive(relative, median)
     noise = point_to_point_noise(relative)
     if method == "running_median" or not (np.isfinite(noise) and noise > 0):
-        return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
+        return _running_median(relative, noise, median)
     if method == "stellar":
         chosen = _stellar(relative, noise)
     else:
@@ -156,14 +156,18 @@ def estimate_trend(flux: Any, method: str = "rotation") -> StarTrend:
     return dataclasses.replace(chosen, median=median)
 
 
+def _running_median(relative: np.ndarray, noise: float, median: float) -> StarTrend:
+    return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
+
+
 def _adaptive(relative: np.ndarray, median: float) -> StarTrend:
     noise = second_difference_noise(relative)
     if not (np.isfinite(noise) and noise > 0):
-        return StarTrend(running_median(relative), np.nan, noise, median, "running_median")
+        return _running_median(relative, noise, median)
     trend = adaptive_trend(relative, noise)
     # The network sees the residual in units of its own scatter where that exceeds the
     # white noise (variability faster than any window follows, correlated noise).
-    noise = max(noise, noise * residual_scatter(relative, trend, noise))
+    noise *= max(1.0, residual_scatter(relative, trend, noise))
     return StarTrend(trend, np.nan, float(noise), median, "adaptive")
 
 
