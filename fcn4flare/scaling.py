@@ -18,7 +18,8 @@ from ._arrays import divide_by_median, float_array
 from .exceptions import InputError
 from .trend import StarTrend, estimate_trend, local_scatter
 
-__all__ = ["SCALING_METHODS", "ScalingMethod", "ASINH_SOFTENING", "scale_flux", "trend_method"]
+__all__ = ["SCALING_METHODS", "ScalingMethod", "ASINH_SOFTENING", "scale_flux", "trend_method",
+           "scaling_channels"]
 
 #: Noise units below which the ``*_asinh`` methods are linear; above, they grow
 #: logarithmically.
@@ -39,11 +40,15 @@ class ScalingMethod:
         it uses none (the flare table then uses the default ``'rotation'`` trend).
     needs_noise : bool
         Whether the method divides by the noise (and so fails on noiseless flux).
+    channels : int
+        Input channels the function gives: 1 (an array like the flux) or more (an array of
+        shape ``(n, channels)``, channels last); a model's ``config.input_dim`` must match.
     """
 
     function: Callable[[np.ndarray, StarTrend], np.ndarray]
     trend: str | None = None
     needs_noise: bool = True
+    channels: int = 1
 
 
 def _compress(z: np.ndarray) -> np.ndarray:
@@ -81,6 +86,15 @@ def _rotation_trend_noise_asinh(relative: np.ndarray, star: StarTrend) -> np.nda
     return _compress(z)
 
 
+def _rotation_adaptive_and_flux_asinh(relative: np.ndarray, star: StarTrend) -> np.ndarray:
+    # Channel 0 is the trend residual of rotation_adaptive_trend_noise_asinh, channel 1 the
+    # median-normalised flux in the same noise units: beside the residual, the network sees
+    # the light curve the trend was fitted to, and so where a trend absorbed a flare or
+    # missed the star.
+    return np.stack([_rotation_trend_noise_asinh(relative, star),
+                     _median_noise_asinh(relative, star)], axis=-1)
+
+
 #: Input scalings known to `scale_flux`, by the name a model's ``config.input_scaling`` uses.
 #: ``median`` is what the published checkpoints were trained on. Add an entry (a
 #: `ScalingMethod`, or a plain function of the flux array) to make a method available
@@ -95,6 +109,8 @@ SCALING_METHODS: dict[str, ScalingMethod] = {
     "adaptive_trend_noise_asinh": ScalingMethod(_trend_noise_asinh, trend="adaptive"),
     "rotation_adaptive_trend_noise_asinh": ScalingMethod(_rotation_trend_noise_asinh,
                                                          trend="rotation_adaptive"),
+    "rotation_adaptive_and_flux_asinh": ScalingMethod(_rotation_adaptive_and_flux_asinh,
+                                                      trend="rotation_adaptive", channels=2),
 }
 
 
@@ -132,6 +148,19 @@ def trend_method(method: str) -> str:
     return _method(method).trend or "rotation"
 
 
+def scaling_channels(method: str) -> int:
+    """Input channels that input scaling ``method`` gives (a model's ``config.input_dim``).
+
+    Examples
+    --------
+    >>> from fcn4flare.scaling import scaling_channels
+    >>> scaling_channels("rotation_trend_noise_asinh"), scaling_channels(
+    ...     "rotation_adaptive_and_flux_asinh")
+    (1, 2)
+    """
+    return _method(method).channels
+
+
 def scale_flux(flux: Any, method: str = "median", trend: StarTrend | None = None) -> np.ndarray:
     """Scale flux the way a model expects it.
 
@@ -143,9 +172,11 @@ def scale_flux(flux: Any, method: str = "median", trend: StarTrend | None = None
     method : str
         A key of `SCALING_METHODS`: ``"median"`` (``flux / nanmedian(flux)``, what the
         published checkpoints were trained on), ``"median_noise"``
-        (``(flux / nanmedian(flux) - 1) / noise``), ``"median_noise_asinh"``, and three that
-        subtract a trend first: ``"running_median_noise_asinh"``, ``"trend_noise_asinh"``
-        and ``"rotation_trend_noise_asinh"``.
+        (``(flux / nanmedian(flux) - 1) / noise``), ``"median_noise_asinh"``, those that
+        subtract a trend first (``"running_median_noise_asinh"``, ``"trend_noise_asinh"``,
+        ``"rotation_trend_noise_asinh"``, ``"adaptive_trend_noise_asinh"``,
+        ``"rotation_adaptive_trend_noise_asinh"``) and ``"rotation_adaptive_and_flux_asinh"``
+        (two channels: that last residual and ``"median_noise_asinh"``).
     trend : `~fcn4flare.trend.StarTrend`, optional
         The star's trend, from `~fcn4flare.trend.estimate_trend` with `trend_method`
         (``method``), when it is already known; computed here otherwise.
@@ -153,7 +184,8 @@ def scale_flux(flux: Any, method: str = "median", trend: StarTrend | None = None
     Returns
     -------
     ndarray
-        A new float64 array.
+        A new float64 array: the flux's shape for one-channel methods, ``(n, channels)``
+        for the others (`scaling_channels`).
 
     Raises
     ------

@@ -479,6 +479,19 @@ def test_fine_tuning_starts_from_a_checkpoint(tmp_path, easy_simulator):
     assert model.config.trained_input_scaling == "median"  # not the first run's record
 
 
+def test_fine_tuning_to_more_input_channels_widens_the_checkpoint(tmp_path, easy_simulator):
+    scaling = "rotation_adaptive_and_flux_asinh"
+    first = train(_config(tmp_path, "first", epochs=1,
+                          input_scaling="rotation_adaptive_trend_noise_asinh"))
+    tuned = train(_config(tmp_path, "tuned", epochs=1, init_from=str(first.best_dir),
+                          input_scaling=scaling))
+    model = tuned.load_best()
+    assert model.config.input_dim == 2 and model.config.input_scaling == scaling
+    assert model.config.trained_input_scaling == scaling
+    # the second channel was learnt from zero
+    assert float(model.encoder.mapping.weight[:, 1].abs().max()) > 0
+
+
 def test_resume_with_another_architecture_is_refused(tmp_path, easy_simulator):
     from fcn4flare import CheckpointError
 

@@ -51,7 +51,8 @@ class Detection:
     grid : `~fcn4flare.lightcurve.GridMap`
         Where its rows sit on the cadence grid.
     model_input : ndarray
-        The network's input on the grid.
+        The network's input on the grid (``(n, channels)`` for models of several input
+        channels; the first is the residual the rules read).
     network_probability : ndarray
         The network's probability on the grid, before vetting.
     rules : `~fcn4flare.detection.DetectionRules`
@@ -127,7 +128,13 @@ class Detection:
     @functools.cached_property
     def candidates(self) -> Events:
         """Events on the grid by ``rules`` from the network's probability, before vetting."""
-        return self.rules.apply(self.network_probability, self.model_input)
+        return self.rules.apply(self.network_probability, self.residual_input)
+
+    @property
+    def residual_input(self) -> np.ndarray:
+        """The first channel of the model's input: what the rules find peaks and extents in."""
+        x = self.model_input
+        return x if x.ndim == 1 else x[:, 0]
 
     @functools.cached_property
     def vetted(self) -> VettingResult | None:

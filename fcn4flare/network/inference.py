@@ -145,7 +145,8 @@ def predict_probability(
     >>> np.allclose(short, long[:20], equal_nan=True)
     False
     """
-    curves = _as_curves(fluxes)
+    channels = int(getattr(model.config, "input_dim", 1))
+    curves = _as_curves(fluxes, channels)
     context = int(model.config.context)
     chunk_size = int(chunk_size)
     if chunk_size <= 2 * context:
@@ -180,7 +181,8 @@ def predict_probability(
         try:
             with torch.inference_mode():
                 for batch in _equal_length_batches(windows, int(batch_size)):
-                    x = _batch_input(short, batch, dtype, device).unsqueeze(-1)
+                    x = _batch_input(short, batch, dtype, device)
+                    x = x.unsqueeze(-1) if x.dim() == 2 else x
                     _store(probabilities, batch, model(x)[..., 0])
         finally:
             model.train(was_training)
@@ -189,16 +191,19 @@ def predict_probability(
         if keep is not None:
             probability, shortened = np.full(len(curve), np.nan), probability
             probability[keep] = shortened
-        probability[np.isnan(curve)] = np.nan
+        probability[_missing(curve)] = np.nan
         results.append(probability)
     return results
 
 
 def _batch_input(curves: Sequence[np.ndarray], batch: Sequence[_Window], dtype: torch.dtype,
                  device: torch.device) -> torch.Tensor:
-    """The batch's windows as one [B, longest] tensor, zero after each shorter window."""
+    """The batch's windows as one [B, longest] tensor ([B, longest, C] for C channels),
+    zero after each shorter window."""
     longest = max(w.length for w in batch)
-    inputs = np.zeros((len(batch), longest), dtype=torch.empty((), dtype=dtype).numpy().dtype)
+    channels = curves[batch[0].curve].shape[1:]
+    inputs = np.zeros((len(batch), longest, *channels),
+                      dtype=torch.empty((), dtype=dtype).numpy().dtype)
     for row, window in zip(inputs, batch, strict=True):
         row[: window.length] = curves[window.curve][window.start : window.stop]
     return torch.from_numpy(inputs).to(device)
@@ -218,7 +223,7 @@ def _outside_long_gaps(curve: np.ndarray, context: int) -> np.ndarray | None:
 
     None when there is nothing to drop (the curve is used as it is, not copied).
     """
-    missing = np.isnan(curve)
+    missing = _missing(curve)
     if missing.sum() <= context:
         return None
     starts, stops = find_runs(missing)
@@ -231,16 +236,24 @@ def _outside_long_gaps(curve: np.ndarray, context: int) -> np.ndarray | None:
     return np.flatnonzero(~drop)
 
 
-def _as_curves(fluxes: Any) -> list[np.ndarray]:
+def _missing(curve: np.ndarray) -> np.ndarray:
+    """Samples with a NaN in any channel (the network's mask)."""
+    missing = np.isnan(curve)
+    return missing if missing.ndim == 1 else missing.any(axis=-1)
+
+
+def _as_curves(fluxes: Any, channels: int = 1) -> list[np.ndarray]:
     if isinstance(fluxes, torch.Tensor):
         fluxes = fluxes.detach().cpu().numpy()
     if isinstance(fluxes, np.ndarray):
-        if fluxes.ndim > 2:
+        one = 1 if channels == 1 else 2  # dimensions of one light curve
+        if fluxes.ndim > one + 1 or fluxes.ndim < one:
+            shape = "1-D" if channels == 1 else f"(samples, {channels}) "
             raise InputError(
-                "predict_probability: fluxes must be a 1-D array, a 2-D array of rows or a "
-                f"list of 1-D arrays, got shape {fluxes.shape}."
+                f"predict_probability: fluxes must be a {shape}array, an array of such rows "
+                f"or a list of them, got shape {fluxes.shape}."
             )
-        fluxes = list(fluxes) if fluxes.ndim == 2 else [fluxes]
+        fluxes = list(fluxes) if fluxes.ndim == one + 1 else [fluxes]
     elif not isinstance(fluxes, Sequence) or isinstance(fluxes, str):
         raise InputError(
             "predict_probability: fluxes must be a 1-D array or a list of 1-D arrays, got "
@@ -248,17 +261,22 @@ def _as_curves(fluxes: Any) -> list[np.ndarray]:
         )
     elif len(fluxes) and np.ndim(fluxes[0]) == 0:
         fluxes = [fluxes]
-    return [_as_curve(flux, i) for i, flux in enumerate(fluxes)]
+    return [_as_curve(flux, i, channels) for i, flux in enumerate(fluxes)]
 
 
-def _as_curve(flux: Any, i: int) -> np.ndarray:
+def _as_curve(flux: Any, i: int, channels: int = 1) -> np.ndarray:
     try:
         curve = np.asarray(getattr(flux, "value", flux), dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"predict_probability: flux {i} is not numeric.") from None
-    if curve.ndim != 1:
+    if channels == 1 and curve.ndim != 1:
         raise InputError(
             f"predict_probability: flux {i} must be one-dimensional, got shape {curve.shape}."
+        )
+    if channels > 1 and (curve.ndim != 2 or curve.shape[1] != channels):
+        raise InputError(
+            f"predict_probability: the model takes {channels} input channels, so flux {i} "
+            f"must have shape (samples, {channels}), got {curve.shape}."
         )
     infinite = np.flatnonzero(np.isinf(curve))
     if infinite.size:
@@ -364,14 +382,14 @@ class FoldedFCN4Flare(torch.nn.Module):
                  fuse: bool | None = None):
         super().__init__()
         config = model.config
-        if int(config.input_dim) != 1 or int(config.output_dim) < 1:
-            raise InputError("fold_batchnorm: only models with one input channel are folded.")
+        if int(config.output_dim) < 1:
+            raise InputError("fold_batchnorm: the model has no output channel.")
         self.config = config
         device = torch.device(device) if device is not None else _model_device(model)
         dtype = _model_dtype(model)
         with torch.no_grad():
             mapping = model.encoder.mapping
-            # [2, C]: the flux row and the NaN-mask row of the 1x1 mapping convolution.
+            # [input_dim + 1, C]: the flux rows and the NaN-mask row of the 1x1 mapping.
             self.mapping_weight = mapping.weight[:, :, 0].t().to(device, dtype).contiguous()
             self.mapping_bias = mapping.bias.to(device, dtype).clone()
             units = [unit for block in model.encoder.backbone.net
@@ -402,20 +420,21 @@ class FoldedFCN4Flare(torch.nn.Module):
         Parameters
         ----------
         flux : torch.Tensor
-            [B, T] or [B, T, 1] scaled flux, NaN where missing.
+            [B, T, input_dim] scaled flux ([B, T] for one channel), NaN where missing.
         lengths : sequence of int, optional
             Samples of each row that are real; the rest is padding, treated as outside the
             light curve (as if each row were run alone at its own length). Default: all.
         """
-        if flux.dim() == 3:
-            flux = flux[..., 0]
-        batch, length = flux.shape
+        if flux.dim() == 2:
+            flux = flux.unsqueeze(-1)
+        batch, length, channels = flux.shape
         pads = [] if lengths is None else [(row, int(n)) for row, n in enumerate(lengths)
                                            if int(n) < length]
-        missing = torch.isnan(flux)
-        features = torch.stack([torch.where(missing, 0.0, flux), missing.to(flux.dtype)], -1)
+        missing = torch.isnan(flux).any(dim=-1, keepdim=True)
+        features = torch.cat([torch.where(missing, 0.0, flux), missing.to(flux.dtype)], -1)
         # [B*T, C] rows are the channels-last layout of a [B, C, 1, T] tensor.
-        hidden = torch.addmm(self.mapping_bias, features.view(-1, 2), self.mapping_weight)
+        hidden = torch.addmm(self.mapping_bias, features.view(-1, channels + 1),
+                             self.mapping_weight)
         hidden = hidden.view(batch, 1, length, -1).permute(0, 3, 1, 2)
         _zero_padding(hidden, pads)
         conv_gelu = _fused_conv_gelu if self.fused else _conv_gelu
@@ -533,7 +552,6 @@ def _folded_for(model: torch.nn.Module, device: torch.device) -> FoldedFCN4Flare
     from .model import FCN4FlareModel
 
     if not isinstance(model, FCN4FlareModel) or "forward" in model.__dict__ \
-            or int(model.config.input_dim) != 1 \
             or any(getattr(m, "drop_last", False) for m in model.modules()):
         return None
     # Tensor identities and in-place versions: an optimiser step or a load changes them.

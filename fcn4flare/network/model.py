@@ -31,6 +31,7 @@ __all__ = [
     "FCN4FlareModel",
     "FCN4FlareOutput",
     "mask_dice_loss",
+    "widen_input",
     "CONFIG_NAME",
     "SAFETENSORS_NAME",
     "PYTORCH_NAME",
@@ -305,6 +306,10 @@ def _config_problem(values: Mapping[str, Any]) -> str | None:
     scaling = values["input_scaling"]
     if not isinstance(scaling, str) or scaling not in SCALING_METHODS:
         return f"unknown input_scaling {scaling!r}; valid: {', '.join(SCALING_METHODS)}"
+    channels = getattr(SCALING_METHODS[scaling], "channels", 1)
+    if values["input_dim"] != channels:
+        return (f"input_scaling {scaling!r} gives {channels} input channel(s) but "
+                f"input_dim={values['input_dim']}; they must match")
     if not isinstance(values.get("extra", {}), Mapping):
         return f"extra must be a mapping, got {_shown(values['extra'], 'dict')}"
     return None
@@ -330,6 +335,68 @@ class FCN4FlareOutput:
 
     loss: torch.Tensor
     logits: torch.Tensor
+
+
+def widen_input(model: FCN4FlareModel, input_scaling: str) -> FCN4FlareModel:
+    """A copy of ``model`` that takes the more input channels of ``input_scaling``.
+
+    The copy's config has ``input_scaling`` and the ``input_dim`` it gives
+    (`fcn4flare.scaling.scaling_channels`); the first ``model.config.input_dim`` channels
+    and the missing-sample mask keep their weights in the first 1x1 convolution and every
+    new channel starts with weight zero, so until it is trained the copy computes exactly
+    what ``model`` computes, whatever the new channels hold. Fine-tuning it from there (the
+    ``init_from`` of `fcn4flare.training`) lets the network learn to use them. The copy's
+    training record is dropped (it has not been trained with that input).
+
+    Parameters
+    ----------
+    model : FCN4FlareModel
+        The model; it is not changed.
+    input_scaling : str
+        A method of `fcn4flare.scaling.SCALING_METHODS` with at least as many channels.
+
+    Returns
+    -------
+    FCN4FlareModel
+        The widened copy, in eval mode.
+
+    Raises
+    ------
+    CheckpointError
+        ``input_scaling`` has fewer channels than the model takes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fcn4flare import FCN4FlareConfig, FCN4FlareModel
+    >>> from fcn4flare.network import widen_input
+    >>> _ = torch.manual_seed(0)
+    >>> model = FCN4FlareModel(FCN4FlareConfig(hidden_dim=8, depth=2, dilation=[1, 2])).eval()
+    >>> wide = widen_input(model, "rotation_adaptive_and_flux_asinh")
+    >>> x = torch.randn(1, 50, 2)
+    >>> wide.config.input_dim, bool(torch.allclose(wide(x), model(x[..., :1])))
+    (2, True)
+    """
+    from ..scaling import scaling_channels
+
+    old, new = int(model.config.input_dim), scaling_channels(input_scaling)
+    if new < old:
+        raise CheckpointError(
+            f"widen_input: {input_scaling!r} gives {new} input channel(s), fewer than the "
+            f"model's {old}."
+        )
+    extra = {k: v for k, v in dict(model.config.extra).items() if k != "training"}
+    config = dataclasses.replace(model.config, input_dim=new, input_scaling=input_scaling,
+                                 extra=extra)
+    wide = FCN4FlareModel(config)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    weight = state["encoder.mapping.weight"]  # [hidden, old + 1, 1]: channels, then the mask
+    widened = torch.zeros(weight.shape[0], new + 1, weight.shape[2], dtype=weight.dtype)
+    widened[:, :old] = weight[:, :old]
+    widened[:, new] = weight[:, old]
+    state["encoder.mapping.weight"] = widened
+    wide.load_state_dict(state)
+    return wide.eval()
 
 
 def mask_dice_loss(
@@ -512,8 +579,10 @@ class FCN4FlareModel(nn.Module):
         x = input_features
         if x.dim() == 2:
             x = x.unsqueeze(-1)
-        nan_mask = torch.isnan(x).to(x.dtype)
-        x = torch.cat([torch.nan_to_num(x, nan=0.0), nan_mask], dim=-1).transpose(1, 2)
+        # One mask channel: a sample is missing when any of its input channels is NaN.
+        missing = torch.isnan(x).any(dim=-1, keepdim=True)
+        x = torch.cat([torch.where(missing, 0.0, x), missing.to(x.dtype)], dim=-1)
+        x = x.transpose(1, 2)
         logits = self.seghead(self.encoder(x)).transpose(1, 2)
         if labels is None:
             return logits

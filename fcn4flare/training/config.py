@@ -325,8 +325,14 @@ class TrainingConfig:
         >>> TrainingConfig(hidden_dim=16, depth=2, dilation=[1, 2]).model_config().hidden_dim
         16
         """
+        from ..scaling import SCALING_METHODS
+
+        # The scaling decides the number of input channels (an unknown one is reported by
+        # FCN4FlareConfig itself).
+        channels = getattr(SCALING_METHODS.get(self.input_scaling), "channels", 1)
         try:
             return FCN4FlareConfig(
+                input_dim=channels,
                 hidden_dim=self.hidden_dim,
                 depth=self.depth,
                 dilation=self.model_dilation(),

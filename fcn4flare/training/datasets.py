@@ -41,7 +41,8 @@ def pad_example(flux: np.ndarray, labels: np.ndarray, seq_len: int) -> Example:
     Parameters
     ----------
     flux : ndarray
-        Scaled flux, NaN where missing.
+        Scaled flux, NaN where missing: ``[n]``, or ``[n, channels]`` for models of several
+        input channels.
     labels : ndarray
         0/1 labels, ``-100`` where the sample is not real.
     seq_len : int
@@ -50,7 +51,8 @@ def pad_example(flux: np.ndarray, labels: np.ndarray, seq_len: int) -> Example:
     Returns
     -------
     tuple of torch.Tensor
-        ``(flux, labels, sequence_mask)``, float32, each ``[seq_len]``.
+        ``(flux, labels, sequence_mask)``, float32, each ``[seq_len]`` (flux
+        ``[seq_len, channels]`` when given channels).
 
     Examples
     --------
@@ -61,7 +63,7 @@ def pad_example(flux: np.ndarray, labels: np.ndarray, seq_len: int) -> Example:
     ([1.0, 2.0, nan, nan], [0.0, 1.0, -100.0, -100.0], [1.0, 1.0, 0.0, 0.0])
     """
     n = min(len(flux), seq_len)
-    out_flux = np.full(seq_len, np.nan, dtype=np.float32)
+    out_flux = np.full((seq_len, *np.shape(flux)[1:]), np.nan, dtype=np.float32)
     out_labels = np.full(seq_len, PADDING_LABEL, dtype=np.float32)
     out_flux[:n] = flux[:n]
     out_labels[:n] = labels[:n]
@@ -122,7 +124,7 @@ class LightCurveWindows(Dataset):
             except InputError as exc:
                 rejected.append(f"{record.file}: {exc}")
                 continue
-            finite = np.isfinite(flux)
+            finite = np.isfinite(flux) if flux.ndim == 1 else np.isfinite(flux).all(axis=-1)
             index = len(self._flux)
             self._flux.append(flux)
             self._labels.append(record.labels)

@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .. import metrics
 from ..exceptions import CheckpointError, FCN4FlareWarning, InputError
-from ..network.model import FCN4FlareModel, mask_dice_loss
+from ..network.model import FCN4FlareModel, mask_dice_loss, widen_input
+from ..scaling import scaling_channels
 from .config import MODEL_FIELDS, SIMULATED_STEPS_PER_EPOCH, TrainingConfig
 from .datasets import (
     TEST_STREAM,
@@ -354,6 +355,12 @@ def _new_model(config: TrainingConfig) -> FCN4FlareModel:
     if config.init_from:
         model = FCN4FlareModel.from_pretrained(config.init_from)
         model.config.extra.pop("training", None)
+        if scaling_channels(config.input_scaling) > model.config.input_dim:
+            # More input channels than the checkpoint takes: the new ones start at weight
+            # zero, so training begins from exactly what the checkpoint computes.
+            model = widen_input(model, config.input_scaling)
+            logger.info("Widened %s to the %d input channels of %s.", config.init_from,
+                        model.config.input_dim, config.input_scaling)
         logger.info("Starting from %s (%s scaling).", config.init_from,
                     model.config.input_scaling)
         return model.train()
