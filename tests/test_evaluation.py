@@ -415,6 +415,30 @@ def test_quick_evaluation_on_the_real_light_curves(tmp_path):
     assert all(row["n_curves"] == QUICK.realisations for row in injection.rows)
 
 
+def test_vetting_adds_the_rejection_sweep(tmp_path, kepler_file, threshold_model):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(kepler_file.path, data)
+    settings = Settings(families=("tess_2min",), n_test=2, n_validation=2, length=1024,
+                        files=1, realisations=1, tuning_realisations=1, thresholds=(0.5,),
+                        merge_gaps=(3,), min_points=(3,), timing_examples=1,
+                        stella_sim_examples=1)
+    evaluation = run_evaluation(threshold_model, settings=settings, data_dir=data,
+                                out=tmp_path / "out", vetting=True)
+    names = [t.name for t in evaluation.tables]
+    assert names.index("vetting_rejection") == names.index("postprocessing") + 1
+    rows = next(t for t in evaluation.tables if t.name == "vetting_rejection").rows
+    assert [r["reject_below"] for r in rows] == ["none", "0", "10", "30", "50", "100"]
+    # dropping more candidates never adds events
+    per_30d = [r["real_per_30d"] for r in rows]
+    assert per_30d == sorted(per_30d, reverse=True)
+    assert evaluation.extra["recommended_rejection"] in {r["reject_below"] for r in rows}
+    # without rejection, the vetted run keeps every candidate of the default rules
+    none = rows[0]
+    sweep = next(t for t in evaluation.tables if t.name == "postprocessing").rows
+    assert none["real_per_30d"] == pytest.approx(sweep[0]["real_per_30d"])
+
+
 def test_evaluations_are_deterministic_and_skip_absent_data(tmp_path, random_model):
     settings = Settings(families=("tess_2min",), n_test=2, n_validation=1, length=1024,
                         files=1, realisations=1, tuning_realisations=1, thresholds=(0.3, 0.5),

@@ -108,7 +108,7 @@ class ModelRun:
         if rules is None or rules == self.detection.rules:
             return self.detection.events
         return _with_threshold(rules).apply(self.detection.grid_probability,
-                                            self.detection.model_input)
+                                            self.detection.residual_input)
 
     def raw_answer(self, threshold: float = 0.5) -> Answer:
         """Every sample above ``threshold`` (the paper's point-wise protocol).
@@ -142,6 +142,41 @@ class ModelRun:
         """
         p = self.probability
         starts, _, stops, _ = events_on_rows(self, rules)
+        return Answer(flagged=rows_mask(starts, stops, p.size), score=None,
+                      answered=np.isfinite(p), events=(starts, stops))
+
+    def rejection_answer(self, reject_below: float | None) -> Answer:
+        """The detection's candidates whose vetting ``delta_bic`` is at least ``reject_below``.
+
+        What the detector's own rules give with ``VettingRules(reject_below=...)``, for any
+        value, from one vetting of the candidates (candidates whose fit failed are kept).
+
+        Parameters
+        ----------
+        reject_below : float or None
+            None keeps every candidate.
+
+        Returns
+        -------
+        Answer
+            As `events_answer`.
+
+        Raises
+        ------
+        InputError
+            The detection was made without vetting.
+        """
+        detection = self.detection
+        if detection.vetted is None:
+            raise InputError("rejection_answer: the detection was made without vetting.")
+        candidates = detection.candidates
+        delta = np.nan_to_num(detection.vetted.delta_bic, nan=np.inf)
+        keep = np.ones(delta.size, dtype=bool) if reject_below is None else \
+            delta >= float(reject_below)
+        index = self.grid.index
+        starts = np.searchsorted(index, candidates.start[keep], side="left")
+        stops = np.searchsorted(index, candidates.stop[keep], side="right") - 1
+        p = self.probability
         return Answer(flagged=rows_mask(starts, stops, p.size), score=None,
                       answered=np.isfinite(p), events=(starts, stops))
 

@@ -15,7 +15,8 @@ or, from Python, `run_evaluation`. Sections (protocol in ``docs/benchmarks.rst``
    10 and 30 min (full-frame-image-like light curves);
 3. events on the un-injected real light curves (events per 30 days, a list to vet, figures);
 4. the post-processing sweep (threshold, merge gap, minimum points, published rules) on
-   validation-like simulated sets and separate injections;
+   validation-like simulated sets and separate injections; with ``--vetting``, also the
+   candidates dropped below a vetting ``delta_bic`` (4b);
 5. with ``--peers``: AltaiPony and stella on the same data, each run in its own environment
    by its runner in ``benchmarks/peers``;
 6. wall time per light curve of every method.
@@ -104,6 +105,8 @@ PUBLISHED = "fcn4flare published rules"
 FCN_VARIANTS = (RAW, DEFAULT, PUBLISHED)
 
 STELLA_SIM_FAMILIES = ("tess_2min",)  # stella's training domain (TESS 2-min)
+#: The ``reject_below`` values of the vetting sweep (section 4 with ``--vetting``).
+REJECTION_GRID: tuple[float | None, ...] = (None, 0.0, 10.0, 30.0, 50.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -775,6 +778,54 @@ class Evaluation:
                            f"{top['merge_gap']} min {top['min_points']} ({top[metric]:.3f})")
         self.extra["recommended_rules"] = {k: best[k] for k in
                                            ("rules", "threshold", "merge_gap", "min_points")}
+        self.table(table)
+        if self.vetting is not None:
+            self._rejection_sweep(validation, val_runs, originals, original_runs, tuning,
+                                  tuning_runs)
+
+    def _rejection_sweep(self, validation: list[cases.Curve], val_runs: list[ModelRun],
+                         originals: list[cases.Curve], original_runs: list[ModelRun],
+                         tuning: list[cases.Curve], tuning_runs: list[ModelRun]) -> None:
+        """Section 4 with ``--vetting``: dropping candidates by their vetting ``delta_bic``.
+
+        For each ``reject_below`` of `REJECTION_GRID`, the default rules' candidates whose
+        template fit beats the background alone by less than that are dropped, on the same
+        sets and with the same columns as the rule sweep, ranked alike.
+        """
+        s = self.settings
+        table = Table("vetting_rejection", "4b. Vetting: candidates dropped below a delta_bic "
+                      "(default rules; the sets of section 4)",
+                      [Column("reject_below", "reject below"),
+                       Column("val_event_f1", "val ev F1", ".3f"),
+                       Column("val_f1", "val F1", ".3f"),
+                       Column("inj_event_f1", "inj ev F1", ".3f"),
+                       Column("inj_target_recall", "inj target R", ".3f"),
+                       Column("inj_f1", "inj F1", ".3f"),
+                       Column("real_per_30d", "real ev/30d", ".2f"),
+                       Column("score", "mean F1", ".4f")],
+                      note="delta_bic: BIC of the local background alone minus that of "
+                           "template + background (fcn4flare.detection.vetting); candidates "
+                           "whose fit failed are kept. mean F1 as in section 4.")
+        for reject in REJECTION_GRID:
+            val = scoring.score_answers(validation, [r.rejection_answer(reject)
+                                                     for r in val_runs])
+            row = {"reject_below": "none" if reject is None else f"{reject:g}",
+                   "val_event_f1": val["event_f1"], "val_f1": val["f1"]}
+            scores = [val["event_f1"], val["f1"]]
+            if originals:
+                answers = [r.rejection_answer(reject) for r in tuning_runs]
+                inj = scoring.score_answers(tuning, answers)
+                _, recall = scoring.target_recall(scoring.flare_records(tuning, answers))
+                row.update(inj_event_f1=inj["event_f1"], inj_target_recall=recall,
+                           inj_f1=inj["f1"], real_per_30d=scoring.count_events(
+                               originals, [r.rejection_answer(reject)
+                                           for r in original_runs])["per_30d"])
+                scores += [inj["event_f1"], inj["f1"]]
+            table.add(**row, score=float(np.mean(scores)))
+        best = max(table.rows, key=lambda r: r["score"])
+        table.note += (f"\nBest: reject below {best['reject_below']} (mean F1 "
+                       f"{best['score']:.4f}); {s.tuning_realisations} injection(s) per file.")
+        self.extra["recommended_rejection"] = best["reject_below"]
         self.table(table)
 
     # ---------------------------------------------------------------- 6. timing
