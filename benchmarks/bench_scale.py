@@ -83,6 +83,7 @@ def fast_rotator(n_points: int, seed: int = 0):
     Two spot harmonics (period 0.3-0.5 d, 1-3 %) whose amplitude drifts by a third over the
     light curve, white noise 1e-3 (``flux_err`` too), an exponential flare every ~3,000
     samples (0.3-5 %), a one-day gap every 13.7 days and 0.5 % of the rows quality-flagged.
+    The flares' first rows are in ``meta["FLARE_ROWS"]`` (each lasts 60 rows).
     """
     import lightkurve as lk
     from astropy.time import Time
@@ -99,7 +100,8 @@ def fast_rotator(n_points: int, seed: int = 0):
     flux = 1 + drift * amplitude * (np.sin(phase) + 0.4 * np.sin(2 * phase + 1.0))
     flux += 1e-3 * rng.standard_normal(n_points)
     decay = np.exp(-np.arange(60) / 8.0)
-    for start in rng.choice(n_points - 60, size=max(1, n_points // 3000), replace=False):
+    starts = rng.choice(n_points - 60, size=max(1, n_points // 3000), replace=False)
+    for start in starts:
         flux[start : start + 60] += rng.uniform(0.003, 0.05) * decay
     quality = np.where(rng.random(n_points) < 0.005, 1, 0).astype(np.int32)
     return lk.LightCurve(
@@ -107,6 +109,7 @@ def fast_rotator(n_points: int, seed: int = 0):
         flux=flux,
         flux_err=np.full(n_points, 1e-3),
         quality=quality,
+        meta={"FLARE_ROWS": sorted(int(row) for row in starts)},
     )
 
 

@@ -74,6 +74,9 @@ def test_widened_model_computes_what_the_original_does():
         x[..., 1] = 100.0  # whatever the new channel holds
         torch.testing.assert_close(wide(x), model(x[..., :1]))
     assert model.config.input_dim == 1  # the original is untouched
+    state = torch.random.get_rng_state()
+    widen_input(model, TWO)
+    assert torch.equal(torch.random.get_rng_state(), state)  # training runs stay repeatable
     with pytest.raises(CheckpointError, match="fewer than the model's 2"):
         widen_input(wide, "median")
 

@@ -388,7 +388,8 @@ def widen_input(model: FCN4FlareModel, input_scaling: str) -> FCN4FlareModel:
     extra = {k: v for k, v in dict(model.config.extra).items() if k != "training"}
     config = dataclasses.replace(model.config, input_dim=new, input_scaling=input_scaling,
                                  extra=extra)
-    wide = FCN4FlareModel(config)
+    with torch.random.fork_rng(devices=[]):  # its initial weights are all replaced
+        wide = FCN4FlareModel(config)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     weight = state["encoder.mapping.weight"]  # [hidden, old + 1, 1]: channels, then the mask
     widened = torch.zeros(weight.shape[0], new + 1, weight.shape[2], dtype=weight.dtype)
