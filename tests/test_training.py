@@ -489,7 +489,7 @@ def test_fine_tuning_to_more_input_channels_widens_the_checkpoint(tmp_path, easy
     assert model.config.input_dim == 2 and model.config.input_scaling == scaling
     assert model.config.trained_input_scaling == scaling
     # the second channel was learnt from zero
-    assert float(model.encoder.mapping.weight[:, 1].abs().max()) > 0
+    assert float(model.encoder.mapping.weight.detach()[:, 1].abs().max()) > 0
 
 
 def test_resume_with_another_architecture_is_refused(tmp_path, easy_simulator):
