@@ -68,18 +68,19 @@ def main(argv=None) -> int:
     print(f"{args.stars} fast rotators of {args.points:,} samples, torch threads "
           f"{args.threads}, vetting reject_below={args.reject_below:g}")
     print("star  flares  candidates  found  s (no vetting)  s (vetting)  ratio  kept  found")
-    totals = np.zeros(4)
+    flares = found_plain = found_vetted = 0
     for seed in range(args.stars):
         lc = fast_rotator(args.points, seed=seed)
         starts = lc.meta["FLARE_ROWS"]
         s0, d0, t0 = timed(plain, lc, args.repeats)
         s1, d1, t1 = timed(vetted, lc, args.repeats)
         n0, n1 = found(t0, starts), found(t1, starts)
-        totals += (len(starts), n0, n1, 0)
+        flares, found_plain, found_vetted = (flares + len(starts), found_plain + n0,
+                                             found_vetted + n1)
         print(f"{seed:4d}  {len(starts):6d}  {len(d0.candidates.start):10d}  {n0:5d}  "
               f"{s0:14.3f}  {s1:11.3f}  {s1 / s0:5.2f}  {len(t1):4d}  {n1:5d}")
-    print(f"all: {int(totals[0])} flares, found {int(totals[1])} without vetting and "
-          f"{int(totals[2])} with it")
+    print(f"all: {flares} flares, found {found_plain} without vetting and {found_vetted} "
+          "with it")
     return 0
 
 

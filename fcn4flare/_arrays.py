@@ -6,6 +6,7 @@ Nothing here knows about units, times or light-curve objects: the boundary modul
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from .exceptions import InputError
 __all__ = [
     "PADDING_LABEL",
     "find_runs",
+    "missing_samples",
     "fill_by_interpolation",
     "point_to_point_noise",
     "second_difference_noise",
@@ -59,6 +61,21 @@ def find_runs(mask: Any) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"find_runs: mask must be one-dimensional, got shape {mask.shape}.")
     edges = np.diff(mask.astype(np.int8), prepend=0, append=0)
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+
+
+def missing_samples(values: np.ndarray) -> np.ndarray:
+    """Samples with a NaN in any channel: ``isnan`` of ``(n,)``, any over the last axis of
+    ``(n, channels)`` (the network's one mask of a multi-channel input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare._arrays import missing_samples
+    >>> missing_samples(np.array([[1.0, 2.0], [np.nan, 0.0], [3.0, 4.0]])).tolist()
+    [False, True, False]
+    """
+    missing = np.isnan(values)
+    return missing if missing.ndim == 1 else missing.any(axis=-1)
 
 
 def fill_by_interpolation(values: np.ndarray) -> np.ndarray:
@@ -141,7 +158,7 @@ def _difference_noise(values: Any, order: int) -> float:
     if finite.size < order + 2:
         return float("nan")
     d = np.diff(finite, n=order)
-    gain = np.sqrt(2.0) if order == 1 else np.sqrt(6.0)  # std of the differences / noise
+    gain = np.sqrt(math.comb(2 * order, order))  # std of white noise's differences / noise
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / gain)
 
 

@@ -332,6 +332,27 @@ def test_model_runs_are_flare_detector_runs(threshold_model):
         run.events_answer(DetectionRules(threshold=None, min_points=1))
 
 
+def test_rejection_answer_drops_candidates_below_delta_bic(threshold_model):
+    from fcn4flare.detection.vetting import VettingResult
+
+    rows = (100, 300, 500)
+    flux = flare_flux(700, rows)
+    time = 2459000.0 + np.arange(700) / 720
+    curve = Curve("x", "g", time, flux, np.full(700, np.nan), 2.0)
+    (run,) = run_model(threshold_model, [curve], vetting=True)
+    # the verdicts, set by hand: below zero, a failed fit (NaN, kept), a clear flare
+    delta = np.array([-3.0, np.nan, 40.0])
+    run.detection.__dict__["vetted"] = VettingResult(delta_bic=delta, weight=np.ones(3),
+                                                     keep=np.ones(3, bool), fits=[None] * 3)
+    assert run.rejection_answer(None).events[0].tolist() == list(rows)
+    assert run.rejection_answer(0.0).events[0].tolist() == [300, 500]
+    assert run.rejection_answer(50.0).events[0].tolist() == [300]
+    assert run.rejection_answer(0.0).flagged.sum() == 2 * FLARE_FLAGGED
+    (plain,) = run_model(threshold_model, [curve])
+    with pytest.raises(InputError, match="without vetting"):
+        plain.rejection_answer(0.0)
+
+
 def test_peer_registry_and_selection(tmp_path, capsys):
     registry = peers(tmp_path / "envs", tmp_path / "runners")
     assert registry["altaipony"].python == tmp_path / "envs" / "altaipony-venv" / "bin" / "python"
@@ -436,7 +457,9 @@ def test_vetting_adds_the_rejection_sweep(tmp_path, kepler_file, threshold_model
     # without rejection, the vetted run keeps every candidate of the default rules
     none = rows[0]
     sweep = next(t for t in evaluation.tables if t.name == "postprocessing").rows
-    assert none["real_per_30d"] == pytest.approx(sweep[0]["real_per_30d"])
+    (default,) = [r for r in sweep if r["rules"] == "default"]
+    assert none["real_per_30d"] == pytest.approx(default["real_per_30d"])
+    assert none["val_event_f1"] == pytest.approx(default["val_event_f1"])
 
 
 def test_evaluations_are_deterministic_and_skip_absent_data(tmp_path, random_model):

@@ -72,6 +72,23 @@ class VettingRules:
         if int(self.background_order) != self.background_order or self.background_order < 0:
             raise InputError("VettingRules.background_order must be a non-negative integer.")
 
+    def kept(self, delta_bic: Any) -> np.ndarray:
+        """Which events survive ``reject_below`` (all without it; NaN ``delta_bic`` survives).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fcn4flare.detection.vetting import VettingRules
+        >>> VettingRules(reject_below=0.0).kept([-5.0, 3.0, np.nan]).tolist()
+        [False, True, True]
+        >>> VettingRules().kept([-5.0, 3.0]).tolist()
+        [True, True]
+        """
+        delta = np.asarray(delta_bic, dtype=float)
+        if self.reject_below is None:
+            return np.ones(delta.shape, dtype=bool)
+        return ~(delta < float(self.reject_below))
+
     def weight(self, delta_bic: Any) -> np.ndarray:
         """The factor ``w`` applied to scores and probabilities (NaN ``delta_bic`` -> 1)."""
         delta = np.asarray(delta_bic, dtype=float)
@@ -167,8 +184,5 @@ def vet_events(
             continue  # too few samples to fit: no verdict, the event keeps its score
         fits[k] = fit
         delta[k] = fit.delta_bic
-    weight = rules.weight(delta)
-    keep = np.ones(starts.size, dtype=bool)
-    if rules.reject_below is not None:
-        keep = ~(delta < rules.reject_below)
-    return VettingResult(delta_bic=delta, weight=weight, keep=keep, fits=fits)
+    return VettingResult(delta_bic=delta, weight=rules.weight(delta),
+                         keep=rules.kept(delta), fits=fits)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +140,11 @@ class ModelRun:
         Answer
             Without a continuous score, with the events themselves as ``events``.
         """
-        p = self.probability
         starts, _, stops, _ = events_on_rows(self, rules)
+        return self._answer(starts, stops)
+
+    def _answer(self, starts: np.ndarray, stops: np.ndarray) -> Answer:
+        p = self.probability
         return Answer(flagged=rows_mask(starts, stops, p.size), score=None,
                       answered=np.isfinite(p), events=(starts, stops))
 
@@ -169,16 +172,12 @@ class ModelRun:
         detection = self.detection
         if detection.vetted is None:
             raise InputError("rejection_answer: the detection was made without vetting.")
+        rules = replace(detection.vetting, reject_below=reject_below)
+        keep = rules.kept(detection.vetted.delta_bic)
         candidates = detection.candidates
-        delta = np.nan_to_num(detection.vetted.delta_bic, nan=np.inf)
-        keep = np.ones(delta.size, dtype=bool) if reject_below is None else \
-            delta >= float(reject_below)
-        index = self.grid.index
-        starts = np.searchsorted(index, candidates.start[keep], side="left")
-        stops = np.searchsorted(index, candidates.stop[keep], side="right") - 1
-        p = self.probability
-        return Answer(flagged=rows_mask(starts, stops, p.size), score=None,
-                      answered=np.isfinite(p), events=(starts, stops))
+        starts, stops = _grid_to_rows(self.grid.index, candidates.start[keep],
+                                      candidates.stop[keep])
+        return self._answer(starts, stops)
 
 
 def run_model(model: Any, curves: Sequence[Curve], batch_size: int = 16,
@@ -247,10 +246,16 @@ def events_on_rows(run: ModelRun, rules: Any = None
     """
     events = run.events(rules)
     index = run.grid.index
-    starts = np.searchsorted(index, events.start, side="left")
-    stops = np.searchsorted(index, events.stop, side="right") - 1
+    starts, stops = _grid_to_rows(index, events.start, events.stop)
     peaks = np.clip(np.searchsorted(index, events.peak, side="left"), starts, stops)
     return starts, peaks, stops, events
+
+
+def _grid_to_rows(index: np.ndarray, starts: np.ndarray, stops: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """First and last input row (inclusive) of grid runs ``starts .. stops``."""
+    return (np.searchsorted(index, starts, side="left"),
+            np.searchsorted(index, stops, side="right") - 1)
 
 
 def rows_mask(starts: np.ndarray, stops: np.ndarray, size: int) -> np.ndarray:

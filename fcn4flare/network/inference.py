@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .._arrays import find_runs
+from .._arrays import find_runs, missing_samples
 from ..exceptions import InputError
 
 __all__ = [
@@ -191,7 +191,7 @@ def predict_probability(
         if keep is not None:
             probability, shortened = np.full(len(curve), np.nan), probability
             probability[keep] = shortened
-        probability[_missing(curve)] = np.nan
+        probability[missing_samples(curve)] = np.nan
         results.append(probability)
     return results
 
@@ -223,7 +223,7 @@ def _outside_long_gaps(curve: np.ndarray, context: int) -> np.ndarray | None:
 
     None when there is nothing to drop (the curve is used as it is, not copied).
     """
-    missing = _missing(curve)
+    missing = missing_samples(curve)
     if missing.sum() <= context:
         return None
     starts, stops = find_runs(missing)
@@ -234,12 +234,6 @@ def _outside_long_gaps(curve: np.ndarray, context: int) -> np.ndarray | None:
     for start, stop in zip(starts[long] + context, stops[long] + 1, strict=True):
         drop[start:stop] = True
     return np.flatnonzero(~drop)
-
-
-def _missing(curve: np.ndarray) -> np.ndarray:
-    """Samples with a NaN in any channel (the network's mask)."""
-    missing = np.isnan(curve)
-    return missing if missing.ndim == 1 else missing.any(axis=-1)
 
 
 def _as_curves(fluxes: Any, channels: int = 1) -> list[np.ndarray]:

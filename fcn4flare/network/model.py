@@ -51,7 +51,8 @@ class FCN4FlareConfig:
     Parameters
     ----------
     input_dim : int
-        Flux channels per time step.
+        Flux channels per time step: the number its ``input_scaling`` gives
+        (`~fcn4flare.scaling.scaling_channels`).
     hidden_dim : int
         Channels inside the network.
     output_dim : int
@@ -79,9 +80,10 @@ class FCN4FlareConfig:
         `~fcn4flare.trend.rotation_trend`: what the shipped model uses for detection),
         ``"adaptive_trend_noise_asinh"`` (after subtracting
         `~fcn4flare.trend.adaptive_trend`, divided by the white noise from second
-        differences) or ``"rotation_adaptive_trend_noise_asinh"`` (the rotation scaling,
+        differences), ``"rotation_adaptive_trend_noise_asinh"`` (the rotation scaling,
         with the adaptive one where neither the stellar nor the rotation trend follows the
-        star).
+        star) or ``"rotation_adaptive_and_flux_asinh"`` (two channels: that residual and
+        the median-normalised flux; ``input_dim=2``).
         See `~fcn4flare.scaling.SCALING_METHODS`.
         Checkpoints without this key are published ones, hence ``"median"``.
     detection_threshold : float
@@ -301,12 +303,12 @@ def _config_problem(values: Mapping[str, Any]) -> str | None:
         value = values[name]
         if not _is_real(value) or not 0.0 <= value < 1.0:
             return f"{name} must be in [0, 1), got {_shown(value, 'float')}"
-    from ..scaling import SCALING_METHODS
+    from ..scaling import SCALING_METHODS, scaling_channels
 
     scaling = values["input_scaling"]
     if not isinstance(scaling, str) or scaling not in SCALING_METHODS:
         return f"unknown input_scaling {scaling!r}; valid: {', '.join(SCALING_METHODS)}"
-    channels = getattr(SCALING_METHODS[scaling], "channels", 1)
+    channels = scaling_channels(scaling)
     if values["input_dim"] != channels:
         return (f"input_scaling {scaling!r} gives {channels} input channel(s) but "
                 f"input_dim={values['input_dim']}; they must match")

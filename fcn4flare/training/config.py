@@ -325,11 +325,12 @@ class TrainingConfig:
         >>> TrainingConfig(hidden_dim=16, depth=2, dilation=[1, 2]).model_config().hidden_dim
         16
         """
-        from ..scaling import SCALING_METHODS
+        from ..scaling import SCALING_METHODS, scaling_channels
 
         # The scaling decides the number of input channels (an unknown one is reported by
         # FCN4FlareConfig itself).
-        channels = getattr(SCALING_METHODS.get(self.input_scaling), "channels", 1)
+        known = isinstance(self.input_scaling, str) and self.input_scaling in SCALING_METHODS
+        channels = scaling_channels(self.input_scaling) if known else 1
         try:
             return FCN4FlareConfig(
                 input_dim=channels,

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._arrays import missing_samples
 from ..exceptions import FCN4FlareWarning, InputError
 from ..scaling import scale_flux
 from .sources import PADDING_LABEL, LabelledLightCurve
@@ -124,7 +125,7 @@ class LightCurveWindows(Dataset):
             except InputError as exc:
                 rejected.append(f"{record.file}: {exc}")
                 continue
-            finite = np.isfinite(flux) if flux.ndim == 1 else np.isfinite(flux).all(axis=-1)
+            finite = ~missing_samples(flux)
             index = len(self._flux)
             self._flux.append(flux)
             self._labels.append(record.labels)
