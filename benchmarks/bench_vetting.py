@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/bench_vetting.py [--threads 2] [--points 30000] [--stars 5]
-                                       [--reject-below 0] [--repeats 3]
+                                       [--reject-below 0] [--repeats 3] [--refine]
 
 For each of ``--stars`` real-like 2-minute fast rotators (`bench_scale.fast_rotator`, seeds
 0, 1, ...; a flare every ~3,000 samples), prints the wall time of ``FlareDetector.run(lc)``
@@ -54,6 +54,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stars", type=int, default=5)
     parser.add_argument("--reject-below", type=float, default=0.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--refine", action="store_true",
+                        help="run the least-squares optimiser on each candidate")
     args = parser.parse_args(argv)
 
     import torch
@@ -64,9 +66,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
     plain = FlareDetector()
-    vetted = FlareDetector(vetting=VettingRules(reject_below=args.reject_below))
+    vetted = FlareDetector(vetting=VettingRules(reject_below=args.reject_below,
+                                                refine=args.refine))
     print(f"{args.stars} fast rotators of {args.points:,} samples, torch threads "
-          f"{args.threads}, vetting reject_below={args.reject_below:g}")
+          f"{args.threads}, vetting reject_below={args.reject_below:g} refine={args.refine}")
     print("star  flares  candidates  found  s (no vetting)  s (vetting)  ratio  kept  found")
     flares = found_plain = found_vetted = 0
     for seed in range(args.stars):

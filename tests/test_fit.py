@@ -221,3 +221,46 @@ def test_default_candidate_is_the_whole_cutout():
     fit = fit_flare(time[300:420], flux[300:420])
     assert fit.success and fit.n_points == 120
     assert abs(fit.tpeak.to_value(u.d) - TPEAK) < 3 * fit.tpeak_err.to_value(u.d)
+
+
+@pytest.mark.parametrize("cadence", [2.0, 30.0])
+def test_grid_optimum_is_close_to_the_refined_fit(cadence):
+    window = (0.49, 0.56) if cadence == 2.0 else (0.47, 0.65)
+    fwhm = 15.0 if cadence == 2.0 else 60.0
+    for seed in range(6):
+        time, flux = light_curve(cadence, seed, fwhm_min=fwhm)
+        full = fit_flare(time, flux, tstart=window[0], tstop=window[1])
+        grid = fit_flare(time, flux, tstart=window[0], tstop=window[1], refine=False)
+        assert grid.success and grid.message.startswith("grid optimum")
+        # Clear flares: the optimiser finds the optimum, and the grid comes close to it.
+        assert grid.chi2 >= full.chi2 - 1e-6 * full.chi2
+        assert grid.delta_bic == pytest.approx(full.delta_bic, rel=0.05)
+        assert float(grid.amplitude) == pytest.approx(0.05, rel=0.25)
+        assert abs((grid.tpeak - TPEAK * u.d).to_value(u.min)) < cadence
+        assert grid.fwhm.to_value(u.min) == pytest.approx(fwhm, rel=0.35)
+        assert grid.amplitude_err > 0 and np.isfinite(grid.fwhm_err)
+
+
+def test_grid_optimum_of_noise_keeps_the_verdict():
+    for seed in range(4):
+        time, flux = light_curve(2.0, seed, amplitude=0.0)
+        grid = fit_flare(time, flux, tstart=0.49, tstop=0.56, refine=False)
+        full = fit_flare(time, flux, tstart=0.49, tstop=0.56)
+        assert grid.delta_bic < 15 and full.delta_bic < 15
+
+
+def test_grid_optimum_fits_one_component_only():
+    time, flux = light_curve(2.0, 0)
+    with pytest.raises(InputError, match="refine=False fits one component"):
+        fit_flare(time, flux, tstart=0.49, tstop=0.56, n_components=2, refine=False)
+
+
+def test_grid_shapes_match_the_exact_template():
+    t = np.arange(300) * 2 / 1440
+    tp, fw = np.array([t[100], t[100] + 0.7 / 1440]), np.array([1, 10, 300]) / 1440
+    for template in ("mendoza2022", "davenport2014"):
+        for exposure in (2 / 1440, 30 / 1440):
+            shapes = fit_module._grid_shapes(t, tp, fw, exposure, template)
+            for a, b in np.ndindex(2, 3):
+                exact = fit_module.component_flux(t, tp[a], fw[b], 1.0, exposure, template)
+                np.testing.assert_allclose(shapes[a, b], exact, atol=1e-4)

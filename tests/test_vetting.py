@@ -61,6 +61,21 @@ def test_vetting_separates_flare_from_noise(star):
     assert abs(result.fits[0].amplitude.value - 0.02) < 0.005
 
 
+def test_vetting_grid_and_refined_fits_agree(star):
+    days, flux = star
+    peak = int(np.argmin(np.abs(days - 1.0)))
+    starts, stops = np.array([peak - 3, 2000]), np.array([peak + 20, 2020])
+    assert not VettingRules().refine
+    grid = vet_events(days, flux, starts, stops)
+    refined = vet_events(days, flux, starts, stops, VettingRules(refine=True))
+    assert grid.fits[0].message.startswith("grid optimum")
+    assert not refined.fits[0].message.startswith("grid optimum")
+    assert grid.delta_bic[0] == pytest.approx(refined.delta_bic[0], rel=0.05)
+    assert grid.fits[0].amplitude.value == pytest.approx(refined.fits[0].amplitude.value,
+                                                         rel=0.1)
+    assert max(grid.delta_bic[1], refined.delta_bic[1]) < 10
+
+
 def test_vetting_rejects_and_weighs():
     rules = VettingRules(midpoint=10, width=5, reject_below=0)
     assert rules.weight([np.nan])[0] == 1.0

@@ -1,9 +1,10 @@
 """Vetting: does a flare template explain a candidate better than a smooth background?
 
 For each candidate event, `vet_events` fits a flare template on a local polynomial background
-(`fcn4flare.catalog.fit_flare`) and the background alone, on the same samples, and compares
-them by the difference of their Bayesian information criteria, ``delta_bic`` (positive
-favours the flare). The verdict is folded into the event's score,
+(`fcn4flare.catalog.fit_flare`; by default its grid optimum, ``refine=False``) and the
+background alone, on the same samples, and compares them by the difference of their
+Bayesian information criteria, ``delta_bic`` (positive favours the flare). The verdict is
+folded into the event's score,
 
 .. math::  s_\\mathrm{vetted} = s \\cdot w, \\qquad
            w = \\frac{1}{1 + \\exp\\bigl(-(\\Delta\\mathrm{BIC} - b_0) / b_s\\bigr)},
@@ -45,6 +46,10 @@ class VettingRules:
         Flare template of the fit.
     background_order : int
         Degree of the local background polynomial.
+    refine : bool
+        Run the least-squares optimiser on each candidate (``fit_flare(refine=True)``);
+        the default, False, takes the optimum of its grid in peak time and FWHM, at about a
+        quarter of the cost (``benchmarks/bench_vetting.py``).
 
     Examples
     --------
@@ -59,6 +64,7 @@ class VettingRules:
     reject_below: float | None = None
     template: str = "mendoza2022"
     background_order: int = 2
+    refine: bool = False
 
     def __post_init__(self) -> None:
         for name in ("midpoint", "width"):
@@ -179,6 +185,7 @@ def vet_events(
                 days[part], flux[part], None if flux_err is None else flux_err[part],
                 tstart=days[start], tstop=days[stop], template=rules.template,
                 background_order=rules.background_order, window=days[hi - 1] - days[lo],
+                refine=rules.refine,
             )
         except InputError:
             continue  # too few samples to fit: no verdict, the event keeps its score
