@@ -403,7 +403,9 @@ def test_quick_evaluation_on_synthetic_light_curves(tmp_path, kepler_file, tess_
     rows = {(r["family"], r["method"]) for r in tables["simulated_test"].rows}
     assert ("tess_2min", "fcn4flare default rules") in rows and ("all", "fcn4flare p>0.5") in rows
     sweep = tables["postprocessing"].rows
-    assert len(sweep) == 3 * 2 * 2 + 3
+    # thresholds x gaps x min_points, quiescent level 1.0 at min_points 3, published rules
+    assert len(sweep) == 3 * 2 * 2 + 3 * 2 + 3
+    assert {row["quiescent_level"] for row in sweep} == {None, 1.0}
     assert sum(row["is_default"] for row in sweep) == 0  # merge_gap 3 is not in QUICK's grid
     assert sweep[0]["score"] == max(row["score"] for row in sweep)
     out = tmp_path / "out"
@@ -415,8 +417,10 @@ def test_quick_evaluation_on_synthetic_light_curves(tmp_path, kepler_file, tess_
     assert payload["metadata"]["model_checksum"] == threshold_model.checksum()
     assert payload["metadata"]["default_rules"] == {
         "threshold": 0.5, "merge_gap": 3, "min_points": 3, "peak_not_first": False,
-        "decay_longer_than_rise": False, "level_consistency": False, "low_threshold": None}
+        "decay_longer_than_rise": False, "level_consistency": False, "low_threshold": None,
+        "quiescent_level": None}
     assert payload["recommended_rules"]["rules"] == sweep[0]["rules"]
+    assert payload["recommended_rules"]["quiescent_level"] == sweep[0]["quiescent_level"]
     report = (out / "report.txt").read_text()
     assert "QUICK run" in report and "2d. Targets" in report
     summary = (out / "summary.md").read_text()

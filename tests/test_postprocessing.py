@@ -12,6 +12,7 @@ from fcn4flare import InputError
 from fcn4flare.detection import (
     DEFAULT_RULES,
     PUBLISHED_RULES,
+    DetectionRules,
     Events,
     detect_events,
     find_runs,
@@ -237,6 +238,7 @@ def test_rule_sets():
         "decay_longer_than_rise": True,
         "level_consistency": True,
         "low_threshold": None,
+        "quiescent_level": None,
     }
     assert set(DEFAULT_RULES) == set(PUBLISHED_RULES)
     p, f = np.random.default_rng(0).random((2, 200))
@@ -316,3 +318,58 @@ def test_defaults_merge_close_runs_and_drop_short_ones():
     events = detect_events(p, np.ones(30))
     np.testing.assert_array_equal(events.start, [5])
     np.testing.assert_array_equal(events.stop, [11])
+
+
+def _decaying_flares():
+    """Two flares in noise-unit residuals: one with a long tail the probability misses, and
+    one whose probability falls apart into two runs."""
+    flux = np.zeros(120)
+    flux[10:14] = [5.0, 40.0, 20.0, 12.0]
+    flux[14:40] = 12.0 * np.exp(-np.arange(26) / 6.0)
+    flux[70:80] = [8.0, 6.0, 5.0, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.2]
+    prob = np.zeros(120)
+    prob[10:15] = 0.9
+    prob[70:72] = 0.8
+    prob[75:77] = 0.6
+    return prob, flux
+
+
+def test_extension_to_quiescence_follows_the_tail_and_joins_fragments():
+    prob, flux = _decaying_flares()
+    plain = detect_events(prob, flux, threshold=0.5, merge_gap=0, min_points=1)
+    assert plain.stop.tolist() == [14, 71, 76]
+    events = detect_events(prob, flux, threshold=0.5, merge_gap=0, min_points=1,
+                           quiescent_level=1.0)
+    # Big flare: down to max(1, 0.25 sqrt(40)) = 1.58 in a 3-sample mean: 12 e^{-k/6} < ~2
+    # from k ~ 11 on; the start moves back to the rising sample at 10 (already the start).
+    assert events.start.tolist() == [10, 70]
+    assert 22 <= events.stop[0] <= 26 and flux[events.stop[0] + 1] < 2.5
+    # The fragments joined; the tail ends where the mean of (1.5, 1.2, 0) is below 1.
+    assert events.stop[1] == 77
+    assert events.score.tolist() == pytest.approx([0.9, 0.8])  # highest of the joined runs
+    assert events.peak.tolist() == [11, 70]
+
+
+def test_extension_is_bounded_and_stops_at_gaps():
+    flux = np.full(100, 5.0)  # a trend that misses: the residual never comes back
+    prob = np.zeros(100)
+    prob[40:44] = 0.9
+    events = detect_events(prob, flux, threshold=0.5, min_points=1, quiescent_level=1.0)
+    assert events.start.tolist() == [38] and events.stop.tolist() == [43 + 3 * 4]
+    flux[50] = np.nan
+    events = detect_events(prob, flux, threshold=0.5, min_points=1, quiescent_level=1.0)
+    assert events.stop.tolist() == [47]  # the mean of 48..50 holds a NaN
+    none = detect_events(np.zeros(100), flux, threshold=0.5, quiescent_level=1.0)
+    assert len(none) == 0
+
+
+def test_extension_rule_validated_and_named():
+    rules = DetectionRules.resolve({"quiescent_level": 2}, threshold=0.7)
+    assert rules.quiescent_level == 2.0 and rules.name == "quiescent_level=2"
+    for bad in ("high", np.inf, True):
+        with pytest.raises(InputError, match="quiescent_level"):
+            DetectionRules.resolve({"quiescent_level": bad})
+    prob, flux = _decaying_flares()
+    applied = rules.with_threshold(0.5).apply(prob, flux)
+    direct = detect_events(prob, flux, threshold=0.5, quiescent_level=2.0)
+    assert applied.stop.tolist() == direct.stop.tolist()

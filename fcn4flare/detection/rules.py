@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_PEAK_NOT_FIRST",
     "DEFAULT_DECAY_LONGER_THAN_RISE",
     "DEFAULT_LEVEL_CONSISTENCY",
+    "extend_to_quiescence",
 ]
 
 # Defaults of `detect_events`, kept together so that they can be re-tuned in one place.
@@ -47,6 +48,7 @@ DEFAULT_PEAK_NOT_FIRST = False
 DEFAULT_DECAY_LONGER_THAN_RISE = False
 DEFAULT_LEVEL_CONSISTENCY = False
 DEFAULT_LOW_THRESHOLD = None
+DEFAULT_QUIESCENT_LEVEL = None
 
 #: The keyword arguments of `detect_events` its defaults stand for.
 DEFAULT_RULES: dict[str, Any] = {
@@ -57,6 +59,7 @@ DEFAULT_RULES: dict[str, Any] = {
     "decay_longer_than_rise": DEFAULT_DECAY_LONGER_THAN_RISE,
     "level_consistency": DEFAULT_LEVEL_CONSISTENCY,
     "low_threshold": DEFAULT_LOW_THRESHOLD,
+    "quiescent_level": DEFAULT_QUIESCENT_LEVEL,
 }
 
 #: Keyword arguments of `detect_events` that reproduce the published release's pipeline.
@@ -68,10 +71,20 @@ PUBLISHED_RULES: dict[str, Any] = {
     "decay_longer_than_rise": True,
     "level_consistency": True,
     "low_threshold": None,
+    "quiescent_level": None,
 }
 
 _LEVEL_RATIO_RANGE = (0.5, 2.0)
 _LEVEL_EPSILON = 1e-8
+# Extension to quiescence: the decay ends where the mean of the next _QUIET_SAMPLES samples
+# is at or below the level; an event grows by at most _MAX_DECAY_FACTOR times its own length
+# after it and half its length before it (flares rise fast; a trend that misses a rotational
+# slope must not make an event run on for hours).
+_QUIET_SAMPLES = 3
+_MAX_DECAY_FACTOR = 3
+# The human convention of `fcn4flare.simulate.labels`: a tail is followed down to
+# max(level, 0.25 sqrt(peak)) in noise units (0.25 = LABEL_PEAK_FLOOR there).
+_PEAK_FRACTION = 0.25
 
 
 def _check_threshold(value: Any) -> float:
@@ -84,6 +97,14 @@ def _check_threshold(value: Any) -> float:
     if not 0.0 <= threshold < 1.0:
         raise InputError(f"threshold must be in [0, 1), got {threshold}.")
     return threshold
+
+
+def _check_level(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"rule {name!r} must be a number or None, got {value!r}.")
+    if not np.isfinite(value):
+        raise InputError(f"rule {name!r} must be finite, got {value!r}.")
+    return float(value)
 
 
 def _check_count(name: str, value: Any) -> int:
@@ -118,6 +139,10 @@ class DetectionRules:
     low_threshold : float or None
         Hysteresis: an event seeded above ``threshold`` extends while the probability
         stays above this lower value (None: no hysteresis).
+    quiescent_level : float or None
+        Extension to quiescence (`extend_to_quiescence`): each event runs on until the flux
+        given to the rules (the detector gives the residual in noise units) is back at or
+        below this level; None: events end where the probability falls.
     name : str
         The label written to a flare table's ``RULES`` meta (the preset's name, or the
         overrides as ``key=value`` pairs).
@@ -143,12 +168,13 @@ class DetectionRules:
     decay_longer_than_rise: bool = DEFAULT_DECAY_LONGER_THAN_RISE
     level_consistency: bool = DEFAULT_LEVEL_CONSISTENCY
     low_threshold: float | None = DEFAULT_LOW_THRESHOLD
+    quiescent_level: float | None = DEFAULT_QUIESCENT_LEVEL
     name: str = dataclasses.field(default="default", compare=False)
 
     #: The rule names (keyword arguments of `detect_events` other than ``threshold``).
     RULE_NAMES: ClassVar[tuple[str, ...]] = (
         "merge_gap", "min_points", "peak_not_first", "decay_longer_than_rise",
-        "level_consistency", "low_threshold",
+        "level_consistency", "low_threshold", "quiescent_level",
     )
 
     def __post_init__(self) -> None:
@@ -165,6 +191,9 @@ class DetectionRules:
                     f"low_threshold ({low}) must not exceed the threshold ({self.threshold})."
                 )
             object.__setattr__(self, "low_threshold", low)
+        if self.quiescent_level is not None:
+            object.__setattr__(self, "quiescent_level",
+                               _check_level("quiescent_level", self.quiescent_level))
         if not isinstance(self.name, str):
             raise InputError(f"DetectionRules.name must be a string, got {self.name!r}.")
 
@@ -258,7 +287,9 @@ class Events:
     start, peak, stop : ndarray of int
         First sample, sample of maximum flux and last sample (inclusive) of each event.
     score : ndarray of float
-        Mean probability over ``start .. stop`` (NaN probabilities skipped).
+        Mean probability over ``start .. stop`` (NaN probabilities skipped); with
+        ``quiescent_level``, over the run of high probability before the extension (the
+        highest of the runs an event joins).
     max_score : ndarray of float
         Highest probability over ``start .. stop``.
 
@@ -331,6 +362,7 @@ def detect_events(
     decay_longer_than_rise: bool = DEFAULT_DECAY_LONGER_THAN_RISE,
     level_consistency: bool = DEFAULT_LEVEL_CONSISTENCY,
     low_threshold: float | None = DEFAULT_LOW_THRESHOLD,
+    quiescent_level: float | None = DEFAULT_QUIESCENT_LEVEL,
 ) -> Events:
     """Find flare events: runs of high probability that pass the chosen shape rules.
 
@@ -340,7 +372,9 @@ def detect_events(
     while the probability stays above the lower one); runs of flagged samples closer than
     ``merge_gap`` are merged; each run ``[start, stop]`` gets
     ``peak = start + nanargmax(flux[start : stop + 1])`` and is kept if it passes every rule
-    switched on. ``detect_events(p, f, **PUBLISHED_RULES)`` is the published pipeline.
+    switched on; with ``quiescent_level``, the kept events are then extended to quiescence
+    (`extend_to_quiescence`) and events that come to overlap or touch are joined.
+    ``detect_events(p, f, **PUBLISHED_RULES)`` is the published pipeline.
 
     Parameters
     ----------
@@ -366,6 +400,10 @@ def detect_events(
         rejects the run.
     low_threshold : float, optional
         Lower threshold of the hysteresis, at most ``threshold``; None: no hysteresis.
+    quiescent_level : float, optional
+        Extend each event until ``flux`` is back at or below this level (see
+        `extend_to_quiescence`); the scores stay those of the probability runs (a joined
+        event takes the highest); None: no extension.
 
     Returns
     -------
@@ -416,7 +454,94 @@ def detect_events(
 
     starts, stops, peaks = starts[keep], stops[keep], peaks[keep]
     score, max_score = _scores(probability, starts, stops)
+    if quiescent_level is not None:
+        starts, stops = extend_to_quiescence(flux, starts, stops,
+                                             _check_level("quiescent_level", quiescent_level))
+        starts, stops, groups = _join_overlapping(starts, stops)
+        score = np.maximum.reduceat(score, groups) if groups.size else score
+        max_score = np.maximum.reduceat(max_score, groups) if groups.size else max_score
+        peaks = _peaks(flux, starts, stops)
     return Events(start=starts, peak=peaks, stop=stops, score=score, max_score=max_score)
+
+
+def extend_to_quiescence(
+    flux: Any, starts: Any, stops: Any, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Extend runs to where ``flux`` is back at the quiescent ``level``.
+
+    A run's end moves on while the mean of the next three samples of ``flux`` is above
+    ``max(level, 0.25 sqrt(peak))``, ``peak`` the run's highest ``flux`` (a NaN among them
+    ends it), by at most three times the run's length; its start moves back while the
+    sample before it is above ``level``, by at most half the run's length. Flare labels
+    made by eye run until the flux is back at the star's level, as far down the tail as
+    the noise lets one see (the convention of `fcn4flare.simulate.labels`, whose 0.25 this
+    is), and the network's probability can fall before that.
+
+    Parameters
+    ----------
+    flux : array-like
+        The light curve the rules read; the detector gives the trend residual in noise
+        units, where 1 is one noise unit above the star.
+    starts, stops : array-like of int
+        Runs (inclusive stops).
+    level : float
+        Quiescent level of ``flux`` (the lowest a tail is followed down to).
+
+    Returns
+    -------
+    starts, stops : ndarray of int
+        The extended runs (they may overlap; `detect_events` joins them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.detection import extend_to_quiescence
+    >>> residual = np.array([0, 0, 2, 9, 20, 12, 7, 4, 2.5, 1.5, 0.5, 0, 0, 0.0])
+    >>> extend_to_quiescence(residual, [3], [5], level=1.0)
+    (array([2]), array([8]))
+    """
+    flux = np.asarray(getattr(flux, "value", flux), dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    stops = np.asarray(stops, dtype=np.int64)
+    n = flux.size
+    if starts.size == 0:
+        return starts.copy(), stops.copy()
+    finite = np.isfinite(flux)
+    values = np.concatenate([[0.0], np.cumsum(np.where(finite, flux, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    ends = np.minimum(np.arange(n) + _QUIET_SAMPLES, n)
+    width = ends - np.arange(n)
+    total = values[ends] - values[:-1]
+    whole = (counts[ends] - counts[:-1]) == width
+    with np.errstate(invalid="ignore"):
+        loud_before = flux > level
+    length = stops - starts + 1
+    peak = np.array([np.nanmax(flux[a : b + 1]) if finite[a : b + 1].any() else 0.0
+                     for a, b in zip(starts, stops, strict=True)])
+    tail_level = np.maximum(level, _PEAK_FRACTION * np.sqrt(np.fmax(peak, 0.0)))
+    new_stops = stops.copy()
+    for k, stop in enumerate(stops):
+        after = slice(stop + 1, min(stop + _MAX_DECAY_FACTOR * length[k] + 1, n))
+        loud = whole[after] & (total[after] > tail_level[k] * width[after])
+        new_stops[k] = stop + (loud.size if loud.all() else int(np.argmin(loud)))
+    quiet = np.concatenate([[-1], np.flatnonzero(~loud_before)])
+    last_quiet = quiet[np.searchsorted(quiet, starts) - 1]
+    new_starts = np.minimum(starts, np.maximum(last_quiet + 1, starts - length // 2))
+    return new_starts, new_stops
+
+
+def _join_overlapping(
+    starts: np.ndarray, stops: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join runs (sorted by start) that overlap or touch; also the index of each group's
+    first run, for `numpy.ufunc.reduceat`."""
+    if starts.size == 0:
+        return starts, stops, np.zeros(0, dtype=np.int64)
+    reach = np.maximum.accumulate(stops)
+    new = np.concatenate([[True], starts[1:] > reach[:-1] + 1])
+    groups = np.flatnonzero(new)
+    last = np.concatenate([groups[1:] - 1, [starts.size - 1]])
+    return starts[groups], reach[last], groups
 
 
 def _hysteresis(low: np.ndarray, high: np.ndarray) -> np.ndarray:

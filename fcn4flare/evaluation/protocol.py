@@ -131,6 +131,9 @@ class Settings:
         Simulated light curves timed per family.
     stella_sim_examples : int
         Simulated TESS 2-min light curves given to stella.
+    quiescent_levels : tuple
+        Levels of the extension to quiescence swept besides none, at the default
+        ``min_points`` (`~fcn4flare.detection.extend_to_quiescence`).
     """
 
     families: tuple[str, ...]
@@ -145,15 +148,18 @@ class Settings:
     min_points: tuple[int, ...]
     timing_examples: int
     stella_sim_examples: int
+    quiescent_levels: tuple[float, ...] = ()
 
 
 FULL = Settings(families=cases.FAMILIES, n_test=64, n_validation=32, length=4096, files=None,
                 realisations=10, tuning_realisations=5, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7),
-                merge_gaps=(0, 1, 2, 3), min_points=(1, 2, 3), timing_examples=8,
+                merge_gaps=(0, 1, 2, 3), min_points=(1, 2, 3),
+                quiescent_levels=(0.5, 1.0, 2.0, 3.0), timing_examples=8,
                 stella_sim_examples=64)
 QUICK = Settings(families=("kepler_long", "tess_2min"), n_test=3, n_validation=2, length=4096,
                  files=1, realisations=1, tuning_realisations=1, thresholds=(0.3, 0.5, 0.7),
-                 merge_gaps=(0, 2), min_points=(1, 3), timing_examples=2,
+                 merge_gaps=(0, 2), min_points=(1, 3), quiescent_levels=(1.0,),
+                 timing_examples=2,
                  stella_sim_examples=1)
 
 POINTWISE = [
@@ -728,6 +734,7 @@ class Evaluation:
                       f"injections ({s.tuning_realisations} per file, seeds 20000 + 100 j + r)",
                       [Column("rules", "rules"), Column("threshold", "thr", ".1f"),
                        Column("merge_gap", "gap", "d"), Column("min_points", "min pts", "d"),
+                       Column("quiescent_level", "quiet", ".1f"),
                        Column("val_event_f1", "val ev F1", ".3f"),
                        Column("val_f1", "val F1", ".3f"), Column("val_iou", "val IoU", ".3f"),
                        Column("inj_event_f1", "inj ev F1", ".3f"),
@@ -736,7 +743,8 @@ class Evaluation:
                        Column("real_per_30d", "real ev/30d", ".2f"),
                        Column("score", "mean F1", ".4f")],
                       note="mean F1 = mean of val ev F1, val F1, inj ev F1 and inj F1 (the "
-                           "ranking used; IoU ranks like F1).")
+                           "ranking used; IoU ranks like F1). quiet: the quiescent_level of "
+                           "the extension to quiescence (-- none).")
         if not originals:
             table.note += ("\nNo real light curves: the injection columns are empty and mean "
                            "F1 is the mean of val ev F1 and val F1.")
@@ -755,7 +763,8 @@ class Evaluation:
                 recall = per_30 = None
                 score = float(np.mean([val["event_f1"], val["f1"]]))
             table.add(rules=label, threshold=rules.threshold, merge_gap=rules.merge_gap,
-                      min_points=rules.min_points, val_event_f1=val["event_f1"],
+                      min_points=rules.min_points, quiescent_level=rules.quiescent_level,
+                      val_event_f1=val["event_f1"],
                       val_f1=val["f1"], val_iou=val["iou"], inj_event_f1=inj["event_f1"],
                       inj_target_recall=recall, inj_f1=inj["f1"], inj_iou=inj["iou"],
                       real_per_30d=per_30, score=score, is_default=rules == self.default_rules)
@@ -763,11 +772,13 @@ class Evaluation:
         best = table.rows[0]
         current = next((r for r in table.rows if r["is_default"]), None)
         table.note += (f"\nBest: {best['rules']} threshold {best['threshold']:g}, merge_gap "
-                       f"{best['merge_gap']}, min_points {best['min_points']} (mean F1 "
+                       f"{best['merge_gap']}, min_points {best['min_points']}, "
+                       f"quiescent_level {best['quiescent_level']} (mean F1 "
                        f"{best['score']:.4f})")
         if current is not None:
             table.note += (f"; current defaults (threshold {current['threshold']:g}, merge_gap "
-                           f"{current['merge_gap']}, min_points {current['min_points']}): "
+                           f"{current['merge_gap']}, min_points {current['min_points']}, "
+                           f"quiescent_level {current['quiescent_level']}): "
                            f"{current['score']:.4f}, rank {table.rows.index(current) + 1} of "
                            f"{len(table.rows)}.")
         for metric in ("val_event_f1", "val_f1", "inj_event_f1", "inj_f1"):
@@ -775,9 +786,11 @@ class Evaluation:
                 continue
             top = max(table.rows, key=lambda row, m=metric: row[m])
             table.note += (f"\nBest {metric}: {top['rules']} thr {top['threshold']:g} gap "
-                           f"{top['merge_gap']} min {top['min_points']} ({top[metric]:.3f})")
+                           f"{top['merge_gap']} min {top['min_points']} quiet "
+                           f"{top['quiescent_level']} ({top[metric]:.3f})")
         self.extra["recommended_rules"] = {k: best[k] for k in
-                                           ("rules", "threshold", "merge_gap", "min_points")}
+                                           ("rules", "threshold", "merge_gap", "min_points",
+                                            "quiescent_level")}
         self.table(table)
         if self.vetting is not None:
             self._rejection_sweep(validation, val_runs, originals, original_runs, tuning,
@@ -858,8 +871,10 @@ class Evaluation:
 
 def _rule_grid(s: Settings) -> list[tuple[str, DetectionRules]]:
     default, published = DetectionRules.resolve("default"), DetectionRules.resolve("published")
-    grid = [("default", dataclasses.replace(default, threshold=t, merge_gap=g, min_points=m))
-            for t in s.thresholds for g in s.merge_gaps for m in s.min_points]
+    grid = [("default", dataclasses.replace(default, threshold=t, merge_gap=g, min_points=m,
+                                            quiescent_level=q))
+            for t in s.thresholds for g in s.merge_gaps for m in s.min_points
+            for q in (None, *(s.quiescent_levels if m == default.min_points else ()))]
     grid += [("published", published.with_threshold(t)) for t in s.thresholds]
     return grid
 
