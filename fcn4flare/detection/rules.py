@@ -474,7 +474,7 @@ def extend_to_quiescence(
     ends it), by at most three times the run's length; its start moves back while the
     sample before it is above ``level``, by at most half the run's length. Flare labels
     made by eye run until the flux is back at the star's level, as far down the tail as
-    the noise lets one see (the convention of `fcn4flare.simulate.labels`, whose 0.25 this
+    the noise lets one see (the convention of ``fcn4flare.simulate.labels``, whose 0.25 this
     is), and the network's probability can fall before that.
 
     Parameters
