@@ -264,3 +264,19 @@ def test_grid_shapes_match_the_exact_template():
             for a, b in np.ndindex(2, 3):
                 exact = fit_module.component_flux(t, tp[a], fw[b], 1.0, exposure, template)
                 np.testing.assert_allclose(shapes[a, b], exact, atol=1e-4)
+
+
+def test_three_component_complex_flare_reaches_the_noise():
+    # Each further component also starts from the best single component on what the fit
+    # with one component less leaves; the better of the two starts is kept.
+    peaks, widths, amps = [0.5, 0.506, 0.52], [3.0, 8.0, 5.0], [0.15, 0.06, 0.03]
+    # (From the highest sample and its half-maximum width alone, the fits of seeds 0-3
+    # stopped at the evaluation limit with reduced chi-squares of 11-13.)
+    time, flux = light_curve(2.0, 0, amplitude=amps, fwhm_min=widths, tpeak=peaks,
+                             noise=1e-3)
+    one = fit_flare(time, flux, 1.0, tstart=0.498, tstop=0.56)
+    three = fit_flare(time, flux, 1.0, tstart=0.498, tstop=0.56, n_components=3)
+    assert three.success, three.message
+    assert three.chi2 / three.dof < 1.3 < 10 < one.chi2 / one.dof
+    ed = sum(flare_equivalent_duration(w * u.min, a) for w, a in zip(widths, amps))
+    assert three.equivalent_duration.to_value(u.s) == pytest.approx(ed.to_value(u.s), rel=0.05)

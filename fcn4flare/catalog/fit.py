@@ -270,8 +270,10 @@ def fit_flare(
     least squares (`scipy.optimize.least_squares`, bounded) on a window around the candidate
     ``[tstart, tstop]``; a background-only polynomial is fitted to the same samples for the
     model comparison (``delta_bic``).  Initial values come from the data: the highest sample of
-    the candidate and its half-maximum width; each further component starts at the highest
-    residual of the fit with one component less.
+    the candidate and its half-maximum width; each further component is fitted from two
+    starts, the highest residual of the fit with one component less and the best single
+    component on that residual over a grid of peak times and widths, and the better fit is
+    kept.
 
     With ``refine=False`` (one component only) the optimiser is not run: the result is the
     best point of a grid in peak time (within half a cadence of the candidate's three
@@ -449,17 +451,23 @@ def fit_flare(
         for k in range(n_components if refine else 0):
             background, flare, _ = problem.evaluate(params)
             relative = y / (background * (1.0 + flare)) - 1.0
-            guess = _guess(t, relative, candidate, cadence, exposure, float(np.median(err)),
-                           first if k == 0 else None, (lo_t, hi_t), (fw_lo, fw_hi))
-            comps = np.vstack([comps, guess])
-            x0 = np.concatenate([params[: order + 1], comps.ravel()])
+            guesses = [_guess(t, relative, candidate, cadence, exposure, float(np.median(err)),
+                              first if k == 0 else None, (lo_t, hi_t), (fw_lo, fw_hi))]
+            if k:
+                guesses.append(_residual_guess(problem, background * (1.0 + flare), candidate,
+                                               (lo_t, hi_t), (fw_lo, fw_hi)))
             free = np.full(order + 1, np.inf)
             lower = np.concatenate([-free, np.tile([lo_t, fw_lo, 0.0], k + 1)])
             upper = np.concatenate([free, np.tile([hi_t, fw_hi, np.inf], k + 1)])
-            res = optimize.least_squares(
-                problem.residuals, x0, jac=problem.jacobian, bounds=(lower, upper),
-                method="trf", x_scale="jac", max_nfev=_MAX_NFEV,
-            )
+            tries = [
+                optimize.least_squares(
+                    problem.residuals, np.concatenate([params[: order + 1], comps.ravel(), g]),
+                    jac=problem.jacobian, bounds=(lower, upper), method="trf", x_scale="jac",
+                    max_nfev=_MAX_NFEV,
+                )
+                for g in guesses
+            ]
+            res = min(tries, key=lambda r: (r.status <= 0, r.cost))
             params = res.x
             comps = params[order + 1:].reshape(-1, 3).copy()
     except (ValueError, np.linalg.LinAlgError) as err_fit:
@@ -572,6 +580,25 @@ def _guess(t, relative, candidate, cadence, exposure, noise, at, t_bounds, fw_bo
     tpeak = np.clip(t[i] if at is None else at, t_bounds[0] + 1e-6 * span,
                     t_bounds[1] - 1e-6 * span)
     return np.array([tpeak, fwhm, amplitude])
+
+
+def _residual_guess(problem: _Problem, model: np.ndarray, candidate: np.ndarray,
+                    t_bounds: tuple, fw_bounds: tuple) -> np.ndarray:
+    """(tpeak, fwhm, amplitude) of the one component that best explains what ``model``
+    leaves: a matched filter over a grid of peak times (every candidate sample) and
+    ``_GRID_FWHM`` widths, the amplitude solved linearly."""
+    t, err = problem.t, problem.sigma
+    rest = (problem.y - model) / err
+    tp = np.clip(t[candidate], *t_bounds)
+    fw = np.geomspace(fw_bounds[0], max(0.5 * fw_bounds[1], 2 * fw_bounds[0]), _GRID_FWHM)
+    h = _grid_shapes(t, tp, fw, problem.exposure, problem.template) * (model / err)
+    norm = np.einsum("abi,abi->ab", h, h)
+    dot = h @ rest
+    with np.errstate(invalid="ignore", divide="ignore"):
+        amp = np.where(norm > 0, dot / norm, 0.0)
+    gain = np.where(amp > 0, amp * dot, 0.0)
+    i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
+    return np.array([tp[i], fw[j], max(float(amp[i, j]), 1e-6)])
 
 
 def _grid_fit(problem: _Problem, coef: np.ndarray, candidate: np.ndarray, cadence: float,
