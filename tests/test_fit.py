@@ -278,5 +278,5 @@ def test_three_component_complex_flare_reaches_the_noise():
     three = fit_flare(time, flux, 1.0, tstart=0.498, tstop=0.56, n_components=3)
     assert three.success, three.message
     assert three.chi2 / three.dof < 1.3 < 10 < one.chi2 / one.dof
-    ed = sum(flare_equivalent_duration(w * u.min, a) for w, a in zip(widths, amps))
+    ed = sum(flare_equivalent_duration(w * u.min, a) for w, a in zip(widths, amps, strict=True))
     assert three.equivalent_duration.to_value(u.s) == pytest.approx(ed.to_value(u.s), rel=0.05)
