@@ -131,6 +131,22 @@ class FlareFit:
         The optimiser's message, with notes on parameters that ended at a bound.
     template : str
         The flare template.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> from fcn4flare.catalog import fit_flare
+    >>> from fcn4flare.simulate import flare_model
+    >>> time = np.arange(0.0, 0.5, 2 / 1440)
+    >>> flux = 1 + flare_model(time, 0.2, 12 * u.min, 0.05, exposure_time=2 * u.min)
+    >>> flux += 1e-3 * np.random.default_rng(0).standard_normal(time.size)
+    >>> fit = fit_flare(time, flux, tstart=0.19, tstop=0.25)
+    >>> fit.tpeak.unit, fit.fwhm.unit, fit.equivalent_duration.unit
+    (Unit("d"), Unit("min"), Unit("s"))
+    >>> residual = flux / fit.background(time) - 1 - fit.model(time)
+    >>> bool(np.std(residual) < 1.2e-3), fit.n_points - fit.dof
+    (True, 6)
     """
 
     tpeak: Time | u.Quantity

@@ -194,6 +194,17 @@ class Detection:
         and equivalent durations are measured against the star's `trend` (for stars on
         the running-median branch, against the flare-masked running median of
         `~fcn4flare.catalog.measure_flares`).
+
+        Examples
+        --------
+        >>> from fcn4flare import FlareDetector
+        >>> from fcn4flare.simulate import example_light_curve
+        >>> lc = example_light_curve()
+        >>> flares = FlareDetector().run(lc).table()
+        >>> type(flares).__name__, flares["tpeak"].format, flares["equivalent_duration"].unit
+        ('FlareTable', 'bkjd', Unit("s"))
+        >>> bool(all(lc.time[flares["ipeak"]] == flares["tpeak"]))
+        True
         """
         from ..catalog import FlareTable
 
@@ -366,6 +377,19 @@ class FlareDetector:
         ------
         InputError
             Unusable data; for a list the message names which light curve.
+
+        Examples
+        --------
+        >>> from fcn4flare import FlareDetector
+        >>> from fcn4flare.simulate import example_light_curve
+        >>> lc = example_light_curve()
+        >>> detector = FlareDetector()
+        >>> detection = detector.run(lc)
+        >>> len(detection.events) >= 4, detection.probability.shape == lc.flux.shape
+        (True, True)
+        >>> both = detector.run([lc, lc[:2000]])  # one network pass for the two
+        >>> [len(d.prepared) for d in both] == [len(lc), 2000]
+        True
         """
         items, many = _as_items(data, flux)
         labels = [f"light curve {i}" if many else "" for i in range(len(items))]

@@ -247,7 +247,15 @@ class DetectionRules:
         return chosen if threshold is None else chosen.with_threshold(threshold)
 
     def with_threshold(self, threshold: float) -> DetectionRules:
-        """A copy with another ``threshold``."""
+        """A copy with another ``threshold``.
+
+        Examples
+        --------
+        >>> from fcn4flare.detection import DetectionRules
+        >>> rules = DetectionRules.resolve("published")
+        >>> rules.with_threshold(0.6).threshold, rules.threshold is None
+        (0.6, True)
+        """
         return dataclasses.replace(self, threshold=threshold)
 
     def as_kwargs(self) -> dict[str, Any]:

@@ -119,6 +119,19 @@ class VettingResult:
         Events that pass ``reject_below``.
     fits : list of `~fcn4flare.catalog.FlareFit` or None
         The fit of each event (None where it could not be made).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fcn4flare.detection.vetting import VettingRules, vet_events
+    >>> days = np.arange(400) * 2 / 1440
+    >>> flux = 1 + 1e-3 * np.random.default_rng(0).standard_normal(400)
+    >>> result = vet_events(days, flux, np.array([100, 390]), np.array([120, 395]),
+    ...                     VettingRules(reject_below=0.0))
+    >>> len(result), result.fits[0] is not None
+    (2, True)
+    >>> bool(result.delta_bic[0] < 0), result.keep.tolist() == (result.delta_bic >= 0).tolist()
+    (True, True)
     """
 
     delta_bic: np.ndarray
