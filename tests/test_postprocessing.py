@@ -15,6 +15,7 @@ from fcn4flare.detection import (
     DetectionRules,
     Events,
     detect_events,
+    extend_to_quiescence,
     find_runs,
     merge_runs,
 )
@@ -373,3 +374,15 @@ def test_extension_rule_validated_and_named():
     applied = rules.with_threshold(0.5).apply(prob, flux)
     direct = detect_events(prob, flux, threshold=0.5, quiescent_level=2.0)
     assert applied.stop.tolist() == direct.stop.tolist()
+
+
+def test_extension_input_checked():
+    flux = np.zeros(10)
+    for args, match in [((flux, [2], [1], 1.0), "start <= stop"),
+                        ((flux, [2], [10], 1.0), "start <= stop"),
+                        ((flux, [2, 3], [4], 1.0), "equal length"),
+                        ((flux.reshape(2, 5), [0], [1], 1.0), "1-D"),
+                        ((flux, [2], [4], np.nan), "finite"),
+                        ((flux, ["a"], [4], 1.0), "numeric")]:
+        with pytest.raises(InputError, match=match):
+            extend_to_quiescence(*args)

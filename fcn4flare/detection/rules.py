@@ -141,8 +141,9 @@ class DetectionRules:
         stays above this lower value (None: no hysteresis).
     quiescent_level : float or None
         Extension to quiescence (`extend_to_quiescence`): each event runs on until the flux
-        given to the rules (the detector gives the residual in noise units) is back at or
-        below this level; None: events end where the probability falls.
+        given to the rules (the detector gives the residual in noise units) is back at this
+        level, or at a quarter of the square root of the event's peak if that is higher;
+        None: events end where the probability falls.
     name : str
         The label written to a flare table's ``RULES`` meta (the preset's name, or the
         overrides as ``key=value`` pairs).
@@ -500,6 +501,12 @@ def extend_to_quiescence(
     starts, stops : ndarray of int
         The extended runs (they may overlap; `detect_events` joins them).
 
+    Raises
+    ------
+    InputError
+        Non-numeric or misshapen arrays, runs outside ``flux``, or a level that is not a
+        finite number.
+
     Examples
     --------
     >>> import numpy as np
@@ -508,10 +515,23 @@ def extend_to_quiescence(
     >>> extend_to_quiescence(residual, [3], [5], level=1.0)
     (array([2]), array([8]))
     """
-    flux = np.asarray(getattr(flux, "value", flux), dtype=np.float64)
-    starts = np.asarray(starts, dtype=np.int64)
-    stops = np.asarray(stops, dtype=np.int64)
+    level = _check_level("level", level)
+    try:
+        flux = np.asarray(getattr(flux, "value", flux), dtype=np.float64)
+        starts = np.asarray(starts, dtype=np.int64)
+        stops = np.asarray(stops, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise InputError("extend_to_quiescence: flux, starts and stops must be numeric.") from None
     n = flux.size
+    if flux.ndim != 1 or starts.ndim != 1 or starts.shape != stops.shape:
+        raise InputError(
+            "extend_to_quiescence: flux must be 1-D and starts and stops 1-D of equal length, "
+            f"got shapes {flux.shape}, {starts.shape} and {stops.shape}."
+        )
+    if np.any(starts > stops) or np.any(starts < 0) or np.any(stops >= n):
+        raise InputError(
+            f"extend_to_quiescence: every run needs 0 <= start <= stop < {n} (len(flux))."
+        )
     if starts.size == 0:
         return starts.copy(), stops.copy()
     finite = np.isfinite(flux)
