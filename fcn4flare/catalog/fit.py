@@ -47,6 +47,8 @@ _COMPONENT_FIELDS = ("tpeak", "fwhm", "amplitude")
 _GRID_PEAKS = 3
 _GRID_OFFSETS = np.array([-0.5, 0.0, 0.5])
 _GRID_FWHM = 10
+# Most peak times in the grid that starts each further component of a complex flare.
+_GUESS_PEAKS = 128
 
 
 @dataclass(frozen=True)
@@ -604,17 +606,29 @@ def _residual_guess(problem: _Problem, model: np.ndarray, candidate: np.ndarray,
     leaves: a matched filter over a grid of peak times (every candidate sample) and
     ``_GRID_FWHM`` widths, the amplitude solved linearly."""
     t, err = problem.t, problem.sigma
-    rest = (problem.y - model) / err
-    tp = np.clip(t[candidate], *t_bounds)
-    fw = np.geomspace(fw_bounds[0], max(0.5 * fw_bounds[1], 2 * fw_bounds[0]), _GRID_FWHM)
+    tp = t[candidate]
+    if tp.size > _GUESS_PEAKS:  # bounds the memory of a long candidate's grid
+        tp = tp[np.linspace(0, tp.size - 1, _GUESS_PEAKS).round().astype(np.int64)]
+    tp = np.clip(tp, *t_bounds)
+    fw = _grid_widths(fw_bounds)
     h = _grid_shapes(t, tp, fw, problem.exposure, problem.template) * (model / err)
+    gain, amp = _matched_gain(h, (problem.y - model) / err)
+    i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
+    return np.array([tp[i], fw[j], max(float(amp[i, j]), 1e-6)])
+
+
+def _grid_widths(fw_bounds: tuple) -> np.ndarray:
+    return np.geomspace(fw_bounds[0], max(0.5 * fw_bounds[1], 2 * fw_bounds[0]), _GRID_FWHM)
+
+
+def _matched_gain(h: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chi-square reduction and amplitude of each weighted template ``h[a, b]`` fitted
+    linearly to the weighted residual ``rest`` (zero where the amplitude is not positive)."""
     norm = np.einsum("abi,abi->ab", h, h)
     dot = h @ rest
     with np.errstate(invalid="ignore", divide="ignore"):
         amp = np.where(norm > 0, dot / norm, 0.0)
-    gain = np.where(amp > 0, amp * dot, 0.0)
-    i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
-    return np.array([tp[i], fw[j], max(float(amp[i, j]), 1e-6)])
+    return np.where(amp > 0, amp * dot, 0.0), amp
 
 
 def _grid_fit(problem: _Problem, coef: np.ndarray, candidate: np.ndarray, cadence: float,
@@ -639,7 +653,7 @@ def _grid_fit(problem: _Problem, coef: np.ndarray, candidate: np.ndarray, cadenc
     top = np.unique(local[np.argsort(relative[local])[::-1][:_GRID_PEAKS]])
     centres = t[top] if at is None else np.array([at])
     tp = np.unique(np.clip((centres[:, None] + _GRID_OFFSETS * cadence).ravel(), *t_bounds))
-    fw = np.geomspace(fw_bounds[0], max(0.5 * fw_bounds[1], 2 * fw_bounds[0]), _GRID_FWHM)
+    fw = _grid_widths(fw_bounds)
 
     q, r = np.linalg.qr(design / err[:, None])
     yw = y / err
@@ -649,11 +663,7 @@ def _grid_fit(problem: _Problem, coef: np.ndarray, candidate: np.ndarray, cadenc
         shapes = _grid_shapes(t, tp_values, fw_values, problem.exposure, problem.template)
         h = shapes * (background / err)  # (n_tp, n_fw, n)
         h = h - np.einsum("ij,abj->abi", q, np.einsum("ij,abi->abj", q, h))
-        norm = np.einsum("abi,abi->ab", h, h)
-        dot = h @ rest
-        with np.errstate(invalid="ignore", divide="ignore"):
-            amp = np.where(norm > 0, dot / norm, 0.0)
-        return np.where(amp > 0, amp * dot, 0.0), amp
+        return _matched_gain(h, rest)
 
     gain, _ = profile(tp, fw)
     i, j = np.unravel_index(int(np.argmax(gain)), gain.shape)
