@@ -79,6 +79,23 @@ class ModelRun:
     ----------
     detection : `~fcn4flare.detection.Detection`
         What `~fcn4flare.detection.FlareDetector` found (its rules are the detector's).
+
+    Examples
+    --------
+    >>> from fcn4flare.detection import DetectionRules
+    >>> from fcn4flare.evaluation import cases
+    >>> from fcn4flare.evaluation.methods import run_model
+    >>> curves = cases.simulated_set("tess_2min", 1, seed=0, length=2048)
+    >>> run, = run_model("fcn4flare-default", curves)
+    >>> raw = run.raw_answer(0.5)  # every sample above 0.5, the probability as its score
+    >>> raw.flagged.shape == raw.score.shape == curves[0].flux.shape
+    True
+    >>> events = run.events_answer()  # the samples of the detection's own events
+    >>> events.score is None, len(events.events[0]) == len(run.detection.events)
+    (True, True)
+    >>> looser = run.events_answer(DetectionRules(threshold=0.3, min_points=1))
+    >>> bool(looser.flagged.sum() >= events.flagged.sum())
+    True
     """
 
     detection: Detection
