@@ -209,12 +209,9 @@ class Detection:
         from ..catalog import FlareTable
 
         events = self.events
-        index = self.grid.index
-        # Flagged samples have a probability, hence flux, hence are input rows; the sides are
-        # chosen so that every index stays inside its run should that ever not hold.
-        starts = np.searchsorted(index, events.start, side="left")
-        stops = np.searchsorted(index, events.stop, side="right") - 1
-        peaks = np.clip(np.searchsorted(index, events.peak, side="left"), starts, stops)
+        # Flagged samples have a probability, hence flux, hence are input rows; the sides of
+        # rows_of keep every index inside its run should that ever not hold.
+        starts, stops, peaks = self.grid.rows_of(events.start, events.stop, events.peak)
         lc = self.prepared
         meta = _light_curve_meta(lc)
         meta.update(self.meta)

@@ -192,8 +192,7 @@ class ModelRun:
         rules = replace(detection.vetting, reject_below=reject_below)
         keep = rules.kept(detection.vetted.delta_bic)
         candidates = detection.candidates
-        starts, stops = _grid_to_rows(self.grid.index, candidates.start[keep],
-                                      candidates.stop[keep])
+        starts, stops = self.grid.rows_of(candidates.start[keep], candidates.stop[keep])
         return self._answer(starts, stops)
 
 
@@ -262,17 +261,8 @@ def events_on_rows(run: ModelRun, rules: Any = None
         The events on the grid.
     """
     events = run.events(rules)
-    index = run.grid.index
-    starts, stops = _grid_to_rows(index, events.start, events.stop)
-    peaks = np.clip(np.searchsorted(index, events.peak, side="left"), starts, stops)
+    starts, stops, peaks = run.grid.rows_of(events.start, events.stop, events.peak)
     return starts, peaks, stops, events
-
-
-def _grid_to_rows(index: np.ndarray, starts: np.ndarray, stops: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """First and last input row (inclusive) of grid runs ``starts .. stops``."""
-    return (np.searchsorted(index, starts, side="left"),
-            np.searchsorted(index, stops, side="right") - 1)
 
 
 def rows_mask(starts: np.ndarray, stops: np.ndarray, size: int) -> np.ndarray:

@@ -109,6 +109,29 @@ class GridMap:
             )
         return values[self.index].copy()
 
+    def rows_of(self, starts: Any, stops: Any, peaks: Any = None) -> tuple[np.ndarray, ...]:
+        """First and last sample (inclusive) of grid runs ``starts .. stops``.
+
+        Inserted cadences have no sample, so a run's rows are the samples inside it;
+        ``peaks`` (optional) map to the first sample at or after them, kept inside their
+        run's rows.
+
+        Examples
+        --------
+        >>> from fcn4flare.lightcurve import regular_grid
+        >>> grid = regular_grid([0.0, 1.0, 4.0, 5.0], cadence=1.0)  # grid 0 1 . . 4 5
+        >>> grid.rows_of([1], [4])
+        (array([1]), array([2]))
+        >>> grid.rows_of([0, 4], [2, 5], peaks=[2, 5])
+        (array([0, 2]), array([1, 3]), array([1, 3]))
+        """
+        first = np.searchsorted(self.index, starts, side="left")
+        last = np.searchsorted(self.index, stops, side="right") - 1
+        if peaks is None:
+            return first, last
+        return first, last, np.clip(np.searchsorted(self.index, peaks, side="left"), first,
+                                    last)
+
 
 # --------------------------------------------------------------------------- scaling
 
