@@ -748,26 +748,15 @@ class Evaluation:
         if not originals:
             table.note += ("\nNo real light curves: the injection columns are empty and mean "
                            "F1 is the mean of val ev F1 and val F1.")
+        def sweep_scores(answer):
+            return _sweep_scores(answer, validation, val_runs, originals, original_runs,
+                                 tuning, tuning_runs)
+
         for label, rules in _rule_grid(s):
-            val = scoring.score_answers(validation, [r.events_answer(rules) for r in val_runs])
-            if originals:
-                on_original = [r.events_answer(rules) for r in original_runs]
-                answers = [r.events_answer(rules) for r in tuning_runs]
-                inj = scoring.score_answers(tuning, answers)
-                _, recall = scoring.target_recall(scoring.flare_records(tuning, answers))
-                per_30 = scoring.count_events(originals, on_original)["per_30d"]
-                score = float(np.mean([val["event_f1"], val["f1"], inj["event_f1"],
-                                       inj["f1"]]))
-            else:
-                inj = dict.fromkeys(("event_f1", "f1", "iou"))
-                recall = per_30 = None
-                score = float(np.mean([val["event_f1"], val["f1"]]))
             table.add(rules=label, threshold=rules.threshold, merge_gap=rules.merge_gap,
                       min_points=rules.min_points, quiescent_level=rules.quiescent_level,
-                      val_event_f1=val["event_f1"],
-                      val_f1=val["f1"], val_iou=val["iou"], inj_event_f1=inj["event_f1"],
-                      inj_target_recall=recall, inj_f1=inj["f1"], inj_iou=inj["iou"],
-                      real_per_30d=per_30, score=score, is_default=rules == self.default_rules)
+                      **sweep_scores(lambda run, rules=rules: run.events_answer(rules)),
+                      is_default=rules == self.default_rules)
         table.rows.sort(key=lambda row: -row["score"])
         best = table.rows[0]
         current = next((r for r in table.rows if r["is_default"]), None)
@@ -793,12 +782,9 @@ class Evaluation:
                                             "quiescent_level")}
         self.table(table)
         if self.vetting is not None:
-            self._rejection_sweep(validation, val_runs, originals, original_runs, tuning,
-                                  tuning_runs)
+            self._rejection_sweep(sweep_scores)
 
-    def _rejection_sweep(self, validation: list[cases.Curve], val_runs: list[ModelRun],
-                         originals: list[cases.Curve], original_runs: list[ModelRun],
-                         tuning: list[cases.Curve], tuning_runs: list[ModelRun]) -> None:
+    def _rejection_sweep(self, sweep_scores: Callable[[Callable], dict[str, Any]]) -> None:
         """Section 4 with ``--vetting``: dropping candidates by their vetting ``delta_bic``.
 
         For each ``reject_below`` of `REJECTION_GRID`, the default rules' candidates whose
@@ -820,21 +806,8 @@ class Evaluation:
                            "template + background (fcn4flare.detection.vetting); candidates "
                            "whose fit failed are kept. mean F1 as in section 4.")
         for reject in REJECTION_GRID:
-            val = scoring.score_answers(validation, [r.rejection_answer(reject)
-                                                     for r in val_runs])
-            row = {"reject_below": "none" if reject is None else f"{reject:g}",
-                   "val_event_f1": val["event_f1"], "val_f1": val["f1"]}
-            scores = [val["event_f1"], val["f1"]]
-            if originals:
-                answers = [r.rejection_answer(reject) for r in tuning_runs]
-                inj = scoring.score_answers(tuning, answers)
-                _, recall = scoring.target_recall(scoring.flare_records(tuning, answers))
-                row.update(inj_event_f1=inj["event_f1"], inj_target_recall=recall,
-                           inj_f1=inj["f1"], real_per_30d=scoring.count_events(
-                               originals, [r.rejection_answer(reject)
-                                           for r in original_runs])["per_30d"])
-                scores += [inj["event_f1"], inj["f1"]]
-            table.add(**row, score=float(np.mean(scores)))
+            table.add(reject_below="none" if reject is None else f"{reject:g}",
+                      **sweep_scores(lambda run, reject=reject: run.rejection_answer(reject)))
         best = max(table.rows, key=lambda r: r["score"])
         table.note += (f"\nBest: reject below {best['reject_below']} (mean F1 "
                        f"{best['score']:.4f}); {s.tuning_realisations} injection(s) per file.")
@@ -867,6 +840,32 @@ class Evaluation:
 
 
 # --------------------------------------------------------------------------- small helpers
+
+
+def _sweep_scores(answer: Callable[[ModelRun], Any], validation: list[cases.Curve],
+                  val_runs: list[ModelRun], originals: list[cases.Curve],
+                  original_runs: list[ModelRun], tuning: list[cases.Curve],
+                  tuning_runs: list[ModelRun]) -> dict[str, Any]:
+    """The columns of one setting of a section-4 sweep; ``answer(run)`` is its answer.
+
+    ``score`` (the ranking) is the mean of the validation and injection event and point-wise
+    F1; without real light curves, of the validation ones, and the injection columns are None.
+    """
+    val = scoring.score_answers(validation, [answer(r) for r in val_runs])
+    row = {"val_event_f1": val["event_f1"], "val_f1": val["f1"], "val_iou": val["iou"],
+           **dict.fromkeys(("inj_event_f1", "inj_target_recall", "inj_f1", "inj_iou",
+                            "real_per_30d"))}
+    ranked = [val["event_f1"], val["f1"]]
+    if originals:
+        answers = [answer(r) for r in tuning_runs]
+        inj = scoring.score_answers(tuning, answers)
+        _, recall = scoring.target_recall(scoring.flare_records(tuning, answers))
+        row.update(inj_event_f1=inj["event_f1"], inj_target_recall=recall, inj_f1=inj["f1"],
+                   inj_iou=inj["iou"], real_per_30d=scoring.count_events(
+                       originals, [answer(r) for r in original_runs])["per_30d"])
+        ranked += [inj["event_f1"], inj["f1"]]
+    row["score"] = float(np.mean(ranked))
+    return row
 
 
 def _rule_grid(s: Settings) -> list[tuple[str, DetectionRules]]:
