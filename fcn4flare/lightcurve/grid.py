@@ -110,7 +110,7 @@ class GridMap:
         return values[self.index].copy()
 
     def rows_of(self, starts: Any, stops: Any, peaks: Any = None) -> tuple[np.ndarray, ...]:
-        """First and last sample (inclusive) of grid runs ``starts .. stops``.
+        """First and last sample (inclusive) of each grid run from ``starts`` to ``stops``.
 
         Inserted cadences have no sample, so a run's rows are the samples inside it;
         ``peaks`` (optional) map to the first sample at or after them, kept inside their
